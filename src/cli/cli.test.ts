@@ -1,0 +1,173 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { cli } from "../../test/cli-kit.js";
+import { tempDir } from "../../test/server-kit.js";
+import { SETTINGS } from "../server/config.js";
+import type { RunningServer } from "../server/start.js";
+
+let dir: { path: string; remove(): void };
+let env: Record<string, string>;
+beforeEach(() => {
+  dir = tempDir();
+  env = { TESSERA_DATA_DIR: dir.path, TESSERA_LOG_LEVEL: "silent" };
+});
+afterEach(() => dir.remove());
+
+describe("tessera users", () => {
+  it("adds a user with the password from stdin and lists it", async () => {
+    const added = await cli(["users", "add", "hero", "--password-stdin"], { env, stdin: "secret123\n" });
+    expect(added.code).toBe(0);
+    expect(added.out).toMatch(/^Created user hero \(id 1, uuid [0-9a-f-]{36}\)\.$/m);
+    const listed = await cli(["users", "list", "--json"], { env });
+    const users = JSON.parse(listed.out) as { username: string; password: string }[];
+    expect(users.map((user) => user.username)).toEqual(["hero"]);
+    expect(users[0]?.password).toBe("yes");
+    expect(listed.out).not.toContain("argon2");
+  });
+
+  it("takes TESSERA_PASSWORD, and refuses to guess when there is no password source", async () => {
+    expect(
+      (await cli(["users", "add", "env-user"], { env: { ...env, TESSERA_PASSWORD: "secret123" } })).code,
+    ).toBe(0);
+    const none = await cli(["users", "add", "nobody"], { env });
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/--password-stdin/);
+  });
+
+  it("reports a taken name or a weak password as one friendly line with exit code 1", async () => {
+    await cli(["users", "add", "hero", "--password-stdin"], { env, stdin: "secret123" });
+    const taken = await cli(["users", "add", "HERO", "--password-stdin"], { env, stdin: "secret123" });
+    expect(taken.code).toBe(1);
+    expect(taken.err.trim()).toBe("tessera: That username is already taken.");
+    const weak = await cli(["users", "add", "other", "--password-stdin"], { env, stdin: "short" });
+    expect(weak.code).toBe(1);
+    expect(weak.err).toMatch(/at least 8 characters/);
+    expect(weak.err).not.toContain("short");
+  });
+
+  it("lists nothing politely on an empty database", async () => {
+    const listed = await cli(["users", "list", "--data-dir", join(dir.path, "elsewhere")], { env: {} });
+    expect(listed.code).toBe(0);
+    expect(listed.out.trim()).toBe("No users yet.");
+  });
+});
+
+describe("tessera keys", () => {
+  it("lists the stored key, rotates to a new one and keeps the old one listed as retired", async () => {
+    const first = JSON.parse((await cli(["keys", "list", "--json"], { env })).out) as {
+      kid: string;
+      status: string;
+    }[];
+    expect(first).toHaveLength(1);
+    expect(first[0]?.status).toBe("active");
+    const rotated = await cli(["keys", "rotate"], { env });
+    expect(rotated.code).toBe(0);
+    const kid = /New active signing key (\S+)\./.exec(rotated.out)?.[1];
+    const after = JSON.parse((await cli(["keys", "list", "--json"], { env })).out) as {
+      kid: string;
+      status: string;
+    }[];
+    expect(after.find((key) => key.kid === kid)?.status).toBe("active");
+    expect(after.find((key) => key.kid === first[0]?.kid)?.status).toBe("retired");
+  });
+
+  it("generates a PEM private key or an HMAC secret without touching a database", async () => {
+    const ed = await cli(["keys", "generate"], { env: {} });
+    expect(ed.out).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    const hs = await cli(["keys", "generate", "--algorithm", "HS256"], { env: {} });
+    expect(Buffer.from(hs.out.trim(), "base64url").length).toBeGreaterThanOrEqual(32);
+    const file = join(dir.path, "key.pem");
+    const written = await cli(["keys", "generate", "-a", "ES256", "--out", file], { env: {}, cwd: dir.path });
+    expect(written.out).toContain("--jwt-private-key-file");
+    expect(readFileSync(file, "utf8")).toMatch(/BEGIN PRIVATE KEY/);
+    const bad = await cli(["keys", "generate", "-a", "none"], { env: {} });
+    expect(bad.code).toBe(2);
+  });
+
+  it("a generated key file serves as the configured signing key", async () => {
+    const file = join(dir.path, "key.pem");
+    await cli(["keys", "generate", "--out", file], { env: {}, cwd: dir.path });
+    let server: RunningServer | undefined;
+    const run = await cli(["serve", "--port", "0"], {
+      env: { ...env, TESSERA_JWT_PRIVATE_KEY_FILE: file },
+      serve: { onStarted: (started) => (server = started) },
+    });
+    expect(run.code).toBe("serving");
+    try {
+      expect(server?.tessera.listKeys()).toHaveLength(1);
+      const rotate = await cli(["keys", "rotate"], { env: { ...env, TESSERA_JWT_PRIVATE_KEY_FILE: file } });
+      expect(rotate.code).toBe(1);
+      expect(rotate.err).toMatch(/comes from configuration/);
+    } finally {
+      await server?.close();
+    }
+  });
+});
+
+describe("tessera sessions", () => {
+  it("lists live sessions, and a revocation from the CLI reaches a running server", async () => {
+    await cli(["users", "add", "hero", "--password-stdin"], { env, stdin: "secret123" });
+    let server: RunningServer | undefined;
+    await cli(["serve", "--port", "0"], { env, serve: { onStarted: (started) => (server = started) } });
+    if (server === undefined) throw new Error("server did not start");
+    try {
+      const login = await fetch(`${server.urls.http}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "hero", password: "secret123", deviceId: "laptop" }),
+      });
+      const pair = (await login.json()) as { accessToken: string; sessionId: string };
+      const listed = await cli(["sessions", "list", "--user", "hero"], { env });
+      expect(listed.out).toContain(pair.sessionId);
+      expect(listed.out).toContain("laptop");
+
+      const revoked = await cli(["sessions", "revoke", pair.sessionId], { env });
+      expect(revoked.code).toBe(0);
+      // The server learns of it through the store's event feed (polled), then refuses the JWT.
+      let status = 200;
+      for (let i = 0; i < 100 && status === 200; i++) {
+        const response = await fetch(`${server.urls.http}/auth/session`, {
+          headers: { authorization: `Bearer ${pair.accessToken}` },
+        });
+        status = response.status;
+        if (status === 200) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(status).toBe(401);
+      expect((await cli(["sessions", "list", "--json"], { env })).out.trim()).toBe("[]");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("answers an unknown session id or user with exit code 1", async () => {
+    const revoke = await cli(["sessions", "revoke", "nope"], { env });
+    expect(revoke.code).toBe(1);
+    expect(revoke.err.trim()).toBe("tessera: No such session.");
+    const list = await cli(["sessions", "list", "--user", "ghost"], { env });
+    expect(list.code).toBe(1);
+  });
+});
+
+describe("tessera serve", () => {
+  it("--help documents every flag and environment variable", async () => {
+    const help = await cli(["serve", "--help"]);
+    expect(help.code).toBe(0);
+    for (const setting of SETTINGS) {
+      const long = /--[a-z-]+/.exec(setting.flag)?.[0] ?? "";
+      expect(help.out).toContain(long);
+      for (const name of setting.env) expect(help.out).toContain(name);
+    }
+  });
+
+  it("refuses a bad setting with a clear message and exit code 1", async () => {
+    const run = await cli(["serve"], { env: { ...env, PORT: "http" } });
+    expect(run.code).toBe(1);
+    expect(run.err).toContain("Invalid port (from PORT)");
+  });
+
+  it("an unknown command or option is a usage error (exit 2)", async () => {
+    expect((await cli(["frobnicate"])).code).toBe(2);
+    expect((await cli(["users", "list", "--bogus"], { env })).code).toBe(2);
+  });
+});

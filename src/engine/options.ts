@@ -1,0 +1,96 @@
+/**
+ * Engine options, with their defaults, and the resolved configuration the flows read.
+ */
+import { TesseraError } from "../errors.js";
+import type { PasswordOptions } from "../passwords/password-hasher.js";
+import type { SessionStore } from "../stores/session-store.js";
+import { isSigningAlgorithm, type SigningAlgorithm } from "../tokens/keys.js";
+import type { ThrottleOptions } from "./throttle.js";
+
+export interface JwtOptions {
+  /** @default "EdDSA" */
+  readonly algorithm?: SigningAlgorithm;
+  /** HMAC secret for HS256/384/512 (at least 32 bytes). Not stored; every node must have it. */
+  readonly secret?: string | Uint8Array;
+  /** PKCS#8 PEM private key for an asymmetric algorithm. Not stored. */
+  readonly privateKeyPem?: string;
+  /** SPKI PEM public key matching `privateKeyPem` (derived from it when absent). */
+  readonly publicKeyPem?: string;
+}
+
+export interface TesseraOptions {
+  readonly store: SessionStore;
+  /** `iss` of access JWTs. @default "tessera" */
+  readonly issuer?: string;
+  /** `aud` of access JWTs; checked when set. @default null */
+  readonly audience?: string | null;
+  /** @default 900 (15 minutes) */
+  readonly accessTokenTtlSeconds?: number;
+  /** Session lifetime; refresh extends a session by this much. @default 1209600 (14 days) */
+  readonly sessionTtlSeconds?: number;
+  /** Refreshes presenting one token within this window get the same successor; 0 disables. @default 10 */
+  readonly refreshGraceSeconds?: number;
+  /** Tolerated clock difference when checking JWT times. @default 30 */
+  readonly clockSkewSeconds?: number;
+  /** Largest session `data`, as JSON bytes. @default 1048576 */
+  readonly maxSessionDataBytes?: number;
+  /** Put `metadata { user_agent, ip_address }` in access JWTs. @default true */
+  readonly jwtMetadata?: boolean;
+  readonly jwt?: JwtOptions;
+  readonly passwords?: PasswordOptions;
+  /** Login throttling per username and IP; `false` turns it off. @default {} */
+  readonly loginThrottle?: ThrottleOptions | false;
+  /** How long a validated session stays in the in-process cache. @default 300 */
+  readonly cacheTtlSeconds?: number;
+  /** @default 100000 */
+  readonly cacheMaxEntries?: number;
+  /** Milliseconds since the epoch. Replace only in tests. @default Date.now */
+  readonly clock?: () => number;
+  /** Where the engine reports problems it cannot return to a caller (a failing revoke hook). */
+  readonly onBackgroundError?: (error: unknown, context: string) => void;
+}
+
+export interface ResolvedOptions {
+  readonly issuer: string;
+  readonly audience: string | null;
+  readonly accessTtlMs: number;
+  readonly sessionTtlMs: number;
+  readonly graceMs: number;
+  readonly skewMs: number;
+  readonly maxDataBytes: number;
+  readonly jwtMetadata: boolean;
+  readonly algorithm: SigningAlgorithm;
+  readonly cacheTtlMs: number;
+  readonly cacheMaxEntries: number;
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0)
+    throw new TypeError(`${name} must be a positive number, not ${value}`);
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new TypeError(`${name} must be zero or more, not ${value}`);
+  return value;
+}
+
+export function resolveOptions(options: TesseraOptions): ResolvedOptions {
+  const algorithm = options.jwt?.algorithm ?? "EdDSA";
+  if (!isSigningAlgorithm(algorithm)) {
+    throw new TesseraError("invalid_request", `Unsupported JWT algorithm ${String(algorithm)}.`);
+  }
+  return {
+    issuer: options.issuer ?? "tessera",
+    audience: options.audience ?? null,
+    accessTtlMs: positive("accessTokenTtlSeconds", options.accessTokenTtlSeconds ?? 900) * 1000,
+    sessionTtlMs: positive("sessionTtlSeconds", options.sessionTtlSeconds ?? 14 * 24 * 3600) * 1000,
+    graceMs: nonNegative("refreshGraceSeconds", options.refreshGraceSeconds ?? 10) * 1000,
+    skewMs: nonNegative("clockSkewSeconds", options.clockSkewSeconds ?? 30) * 1000,
+    maxDataBytes: positive("maxSessionDataBytes", options.maxSessionDataBytes ?? 1024 * 1024),
+    jwtMetadata: options.jwtMetadata ?? true,
+    algorithm,
+    cacheTtlMs: positive("cacheTtlSeconds", options.cacheTtlSeconds ?? 300) * 1000,
+    cacheMaxEntries: positive("cacheMaxEntries", options.cacheMaxEntries ?? 100_000),
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Refresh / reissue (seeds 003, 004): a refresh token is spent and replaced, and the
+ * session is extended by its full lifetime; an upgraded session's session token rotates
+ * with it.
+ *
+ * Theft detection without logging out honest clients: every refresh presenting the same
+ * token within the grace window (two tabs, a retried request whose answer was lost) gets
+ * the *same* successor, which was sealed under a key derived from the presented token.
+ * After the window, or once that successor has itself been used, the old token shown
+ * again is reuse: the whole session is revoked and `refresh_token_reused` returned.
+ */
+import { TesseraError } from "../errors.js";
+import type { SpentRefreshToken } from "../stores/session-store.js";
+import { digestToken, generateOpaqueToken, opaqueTokenProblem } from "../tokens/opaque.js";
+import { seal, unseal } from "../tokens/seal.js";
+import { cacheRecord, type EngineContext, fromStore, revokeSessions, tokenPair } from "./context.js";
+import type { TokenPair } from "./types.js";
+
+interface Successor {
+  readonly refreshToken: string;
+  readonly sessionToken: string;
+}
+
+export async function refresh(ctx: EngineContext, refreshToken: string): Promise<TokenPair> {
+  const problem =
+    typeof refreshToken === "string" ? opaqueTokenProblem(refreshToken, "refresh") : "not a string";
+  if (problem !== null) throw new TesseraError("token_invalid", `Malformed refresh token (${problem}).`);
+  const now = ctx.now();
+  const successor: Successor = {
+    refreshToken: generateOpaqueToken("refresh"),
+    sessionToken: generateOpaqueToken("session"),
+  };
+  const expiresAt = now + ctx.options.sessionTtlMs;
+  const outcome = await fromStore(
+    ctx.store.rotateRefreshToken({
+      oldHash: digestToken(refreshToken),
+      successor: { hash: digestToken(successor.refreshToken), createdAt: now, expiresAt },
+      sealedSuccessor: seal(refreshToken, JSON.stringify(successor)),
+      sessionTokenHash: digestToken(successor.sessionToken),
+      expiresAt,
+      now,
+    }),
+  );
+  switch (outcome.kind) {
+    case "not_found":
+      throw new TesseraError("token_invalid", "Unknown refresh token.");
+    case "revoked":
+      throw new TesseraError("token_revoked", "The session has ended.");
+    case "expired":
+      throw new TesseraError("token_expired", "The refresh token has expired.");
+    case "spent":
+      return replay(ctx, refreshToken, outcome.token, outcome.session.id);
+    case "rotated": {
+      const entry = await cacheRecord(ctx, outcome.session);
+      if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
+      await ctx.hooks.run("refresh", { session: entry.session, user: entry.user });
+      return tokenPair(ctx, outcome.session, entry.user, successor.refreshToken, successor.sessionToken);
+    }
+    default:
+      return outcome satisfies never;
+  }
+}
+
+/** A spent token shown again: the same successor inside the grace window, else reuse. */
+async function replay(
+  ctx: EngineContext,
+  refreshToken: string,
+  spent: SpentRefreshToken,
+  sessionId: string,
+): Promise<TokenPair> {
+  if (spent.sealedSuccessor === null) {
+    // Superseded by an upgrade, not rotated: dead, but not a sign of theft.
+    throw new TesseraError("token_revoked", "This refresh token was replaced when the session was upgraded.");
+  }
+  const inGrace = !spent.successorSpent && ctx.now() - spent.spentAt < ctx.options.graceMs;
+  const opened = inGrace ? unseal(refreshToken, spent.sealedSuccessor) : null;
+  if (opened === null) {
+    await revokeSessions(ctx, [sessionId], "refresh_token_reused");
+    throw new TesseraError(
+      "refresh_token_reused",
+      "This refresh token was already used; the session has been ended to protect the account.",
+    );
+  }
+  const successor = JSON.parse(opened) as Successor;
+  const record = await fromStore(ctx.store.getSession(sessionId));
+  if (record === null || record.revokedAt !== null)
+    throw new TesseraError("token_revoked", "The session has ended.");
+  const entry = await cacheRecord(ctx, record);
+  if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
+  return tokenPair(ctx, record, entry.user, successor.refreshToken, successor.sessionToken);
+}

@@ -1,0 +1,32 @@
+/**
+ * Server-side reissue (seed 003): a socket's heartbeat sees its session near expiry and
+ * pushes fresh tokens without being asked. The server holds no refresh token to present,
+ * so the store supersedes the session's current refresh tokens (a later presentation of
+ * one answers `token_revoked`, not reuse) and issues new ones, extending the session by
+ * its full lifetime.
+ */
+import { TesseraError } from "../errors.js";
+import { digestToken, generateOpaqueToken } from "../tokens/opaque.js";
+import { cacheRecord, type EngineContext, fromStore, tokenPair } from "./context.js";
+import type { TokenPair } from "./types.js";
+
+export async function reissue(ctx: EngineContext, sessionId: string): Promise<TokenPair> {
+  const now = ctx.now();
+  const refreshToken = generateOpaqueToken("refresh");
+  const sessionToken = generateOpaqueToken("session");
+  const expiresAt = now + ctx.options.sessionTtlMs;
+  const record = await fromStore(
+    ctx.store.reissueSession({
+      sessionId,
+      refreshToken: { hash: digestToken(refreshToken), createdAt: now, expiresAt },
+      sessionTokenHash: digestToken(sessionToken),
+      expiresAt,
+      now,
+    }),
+  );
+  if (record === null) throw new TesseraError("token_revoked", "The session has ended.");
+  const entry = await cacheRecord(ctx, record);
+  if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
+  await ctx.hooks.run("refresh", { session: entry.session, user: entry.user });
+  return tokenPair(ctx, record, entry.user, refreshToken, sessionToken);
+}

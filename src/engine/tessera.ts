@@ -1,0 +1,331 @@
+/**
+ * `Tessera`: the session engine an application embeds. It composes the store, keys,
+ * caches and hooks, and exposes one method per flow; the flows themselves live one per
+ * file beside this one. It knows nothing of HTTP, sockets, gRPC or any concrete store.
+ *
+ * ```ts
+ * const tessera = await Tessera.create({ store: SqliteStore.open({ path: "./data/tessera.db" }) });
+ * await tessera.register({ username: "hero", password: "secret123" });
+ * const pair = await tessera.login({ username: "hero", password: "secret123" });
+ * const { session, user } = await tessera.validate(pair.accessToken);
+ * ```
+ */
+import type { JWK } from "jose";
+import { PasswordHasher } from "../passwords/password-hasher.js";
+import { normaliseUsername } from "../passwords/username.js";
+import type { JsonValue, SessionStore } from "../stores/session-store.js";
+import type { AccessClaims } from "../tokens/jwt.js";
+import { type Authenticated, authenticateWith } from "./authenticate.js";
+import { type EngineContext, type EngineEvent, fromStore, publicUser } from "./context.js";
+import { Denylist } from "./denylist.js";
+import { type HookHandler, type HookName, Hooks } from "./hooks.js";
+import { KeyRing } from "./key-ring.js";
+import {
+  type IssuedLink,
+  type IssueLinkInput,
+  issueLink,
+  type LinkInfo,
+  peekLink,
+  type RedeemedLink,
+  redeemLink,
+} from "./links.js";
+import { login, loginWith, startSession } from "./login.js";
+import { type ResolvedOptions, resolveOptions, type TesseraOptions } from "./options.js";
+import { type MountedPluginRoute, PluginRegistry, type TesseraPlugin } from "./plugins.js";
+import { type AuthProvider, ProviderRegistry, passwordProvider } from "./providers.js";
+import { refresh } from "./refresh.js";
+import { type RegisterInput, register } from "./register.js";
+import { reissue } from "./reissue.js";
+import { SessionCache } from "./session-cache.js";
+import { getSession, listSessions, logout, logoutAll, revokeSession, setSessionData } from "./sessions.js";
+import { LoginThrottle } from "./throttle.js";
+import type {
+  LoginInput,
+  PublicUser,
+  RequestMetadata,
+  Session,
+  StartSessionInput,
+  TokenPair,
+  ValidatedSession,
+} from "./types.js";
+import { upgrade } from "./upgrade.js";
+import { validate } from "./validate.js";
+
+/** How often expired rows are purged and the in-memory denylist pruned. */
+const HOUSEKEEPING_INTERVAL_MS = 60_000;
+
+export class Tessera {
+  readonly #ctx: EngineContext;
+  readonly #listeners = new Set<(event: EngineEvent) => void>();
+  readonly #unsubscribe: () => void;
+  readonly #housekeeping: NodeJS.Timeout;
+  readonly #plugins = new PluginRegistry();
+  #closed = false;
+
+  private constructor(ctx: EngineContext) {
+    this.#ctx = ctx;
+    this.#unsubscribe = ctx.store.events.subscribe((event) => this.#onStoreEvent(event));
+    this.#housekeeping = setInterval(() => void this.#houseKeep(), HOUSEKEEPING_INTERVAL_MS);
+    this.#housekeeping.unref();
+  }
+
+  /** Opens the engine: loads (or, on first start, generates and stores) signing keys and warms the denylist. */
+  static async create(options: TesseraOptions): Promise<Tessera> {
+    const resolved = resolveOptions(options);
+    const now = options.clock ?? Date.now;
+    const keys = await KeyRing.open({
+      store: options.store,
+      algorithm: resolved.algorithm,
+      jwt: options.jwt,
+      windowMs: resolved.accessTtlMs + resolved.skewMs,
+      now: now(),
+    });
+    const providers = new ProviderRegistry();
+    providers.register(passwordProvider);
+    const denylist = new Denylist();
+    for (const entry of await options.store.listDenylist(now())) denylist.add(entry);
+    const reportError =
+      options.onBackgroundError ??
+      ((error: unknown, context: string) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        process.emitWarning(`tessera: ${context}: ${reason}`);
+      });
+    return new Tessera({
+      store: options.store,
+      options: resolved,
+      keys,
+      hasher: new PasswordHasher(options.passwords),
+      hooks: new Hooks(),
+      providers,
+      throttle: options.loginThrottle === false ? null : new LoginThrottle(options.loginThrottle),
+      cache: new SessionCache(resolved.cacheTtlMs, resolved.cacheMaxEntries),
+      denylist,
+      jwtCache: new Map<string, AccessClaims>(),
+      now,
+      reportError,
+    });
+  }
+
+  /** The resolved configuration (lifetimes in milliseconds). */
+  get options(): ResolvedOptions {
+    return this.#ctx.options;
+  }
+
+  get store(): SessionStore {
+    return this.#ctx.store;
+  }
+
+  /** Registers a typed hook; returns a function that removes it. */
+  hook<N extends HookName>(name: N, handler: HookHandler<N>): () => void {
+    return this.#ctx.hooks.add(name, handler);
+  }
+
+  /** Session ends and data changes, from this process or any other sharing the store. */
+  subscribe(listener: (event: EngineEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  register(input: RegisterInput): Promise<PublicUser> {
+    return register(this.#ctx, input);
+  }
+
+  login(input: LoginInput): Promise<TokenPair> {
+    return login(this.#ctx, input);
+  }
+
+  /** Logs in through a named provider (`password`, `unamepwd`, or one a plugin registered). */
+  loginWith(provider: string, body: unknown, metadata?: RequestMetadata): Promise<TokenPair> {
+    return loginWith(this.#ctx, provider, body, metadata);
+  }
+
+  /** Adds an auth provider, routed as `POST /auth/login/:name`. */
+  registerProvider<Input>(provider: AuthProvider<Input>): void {
+    this.#ctx.providers.register(provider);
+  }
+
+  /** The registered provider with this name or alias. */
+  provider(name: string): AuthProvider<unknown> | undefined {
+    return this.#ctx.providers.get(name);
+  }
+
+  /**
+   * Installs a plugin: its providers, hooks and routes, then its `setup`. Call before the
+   * HTTP surface is built (it mounts plugin routes once). See `src/engine/plugins.ts`.
+   */
+  use(plugin: TesseraPlugin): Promise<void> {
+    return this.#plugins.install(plugin, {
+      tessera: this,
+      hasProvider: (name) => this.#ctx.providers.get(name) !== undefined,
+      registerProvider: (provider) => this.#ctx.providers.register(provider),
+      hook: (name, handler) => this.#ctx.hooks.add(name, handler),
+    });
+  }
+
+  /** Names of the installed plugins. */
+  plugins(): string[] {
+    return this.#plugins.names();
+  }
+
+  /** Every plugin route, for the surface that mounts them; plugins with routes are refused afterwards. */
+  takePluginRoutes(): readonly MountedPluginRoute[] {
+    return this.#plugins.takeRoutes();
+  }
+
+  /** Runs a provider without starting a session (e.g. to answer with a link instead of tokens). */
+  authenticate(provider: string, body: unknown, metadata?: RequestMetadata): Promise<Authenticated> {
+    return authenticateWith(this.#ctx, provider, body, metadata);
+  }
+
+  /** Issues a single-use pre-authenticated link carrying `data` for a new session. */
+  issueLink(input: IssueLinkInput): Promise<IssuedLink> {
+    return issueLink(this.#ctx, input);
+  }
+
+  /** Consumes a link (atomic: one redeemer wins) and starts its session, `tokenType: "session"`. */
+  redeemLink(token: string, metadata?: RequestMetadata): Promise<RedeemedLink> {
+    return redeemLink(this.#ctx, token, metadata);
+  }
+
+  /** A live link's details without consuming it; the same refusals as `redeemLink`. */
+  peekLink(token: string): Promise<LinkInfo> {
+    return peekLink(this.#ctx, token);
+  }
+
+  /** Starts a session for an already authenticated user (providers, gRPC, links). */
+  startSession(input: StartSessionInput): Promise<TokenPair> {
+    return startSession(this.#ctx, input);
+  }
+
+  validate(token: string): Promise<ValidatedSession> {
+    return validate(this.#ctx, token);
+  }
+
+  upgrade(accessToken: string, metadata?: RequestMetadata): Promise<TokenPair> {
+    return upgrade(this.#ctx, accessToken, metadata);
+  }
+
+  refresh(refreshToken: string): Promise<TokenPair> {
+    return refresh(this.#ctx, refreshToken);
+  }
+
+  /**
+   * Extends a live session by its full lifetime and issues new tokens without a refresh
+   * token (the socket heartbeat's push). The session's current refresh token is superseded.
+   */
+  reissue(sessionId: string): Promise<TokenPair> {
+    return reissue(this.#ctx, sessionId);
+  }
+
+  logout(sessionId: string): Promise<void> {
+    return logout(this.#ctx, sessionId);
+  }
+
+  logoutAll(userId: number): Promise<number> {
+    return logoutAll(this.#ctx, userId);
+  }
+
+  listSessions(userId: number): Promise<Session[]> {
+    return listSessions(this.#ctx, userId);
+  }
+
+  getSession(sessionId: string): Promise<Session | null> {
+    return getSession(this.#ctx, sessionId);
+  }
+
+  revokeSession(
+    sessionId: string,
+    options?: { readonly ownerId?: number; readonly reason?: string },
+  ): Promise<void> {
+    return revokeSession(this.#ctx, sessionId, options);
+  }
+
+  setSessionData(sessionId: string, data: JsonValue): Promise<Session> {
+    return setSessionData(this.#ctx, sessionId, data);
+  }
+
+  async findUser(username: string): Promise<PublicUser | null> {
+    const user = await fromStore(this.#ctx.store.findUserByUsernameKey(normaliseUsername(username).key));
+    return user === null ? null : publicUser(user);
+  }
+
+  /** The public keys that verify access JWTs (`/.well-known/jwks.json`). */
+  jwks(): { keys: JWK[] } {
+    return this.#ctx.keys.jwks(this.#ctx.now());
+  }
+
+  /** Starts signing with a new key; the old one verifies until its tokens have expired. */
+  rotateKeys(): Promise<string> {
+    return this.#ctx.keys.rotate(this.#ctx.now());
+  }
+
+  listKeys(): readonly { kid: string; alg: string; createdAt: number; retiredAt: number | null }[] {
+    return this.#ctx.keys.list();
+  }
+
+  /** Whether the store answers (for health checks). */
+  async healthy(): Promise<boolean> {
+    try {
+      await this.#ctx.store.ping();
+      return this.#ctx.store.events.isCurrent();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops timers and listeners. Does not close the store, which the caller owns. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#housekeeping);
+    this.#unsubscribe();
+    this.#listeners.clear();
+  }
+
+  #onStoreEvent(event: Parameters<Parameters<SessionStore["events"]["subscribe"]>[0]>[0]): void {
+    const ctx = this.#ctx;
+    switch (event.kind) {
+      case "session_revoked":
+        ctx.cache.markRevoked(event.sessionId);
+        ctx.denylist.add({
+          id: `sid:${event.sessionId}`,
+          expiresAt: ctx.now() + ctx.options.accessTtlMs + ctx.options.skewMs,
+        });
+        this.#emit({
+          type: "session_ended",
+          sessionId: event.sessionId,
+          userId: event.userId,
+          reason: event.reason,
+        });
+        return;
+      case "session_updated":
+        ctx.cache.evict(event.sessionId);
+        this.#emit({ type: "session_updated", sessionId: event.sessionId });
+        return;
+      case "denied":
+        ctx.denylist.add(event.entry);
+        return;
+      default:
+        event satisfies never;
+    }
+  }
+
+  #emit(event: EngineEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#ctx.reportError(error, "event listener");
+      }
+    }
+  }
+
+  async #houseKeep(): Promise<void> {
+    const now = this.#ctx.now();
+    this.#ctx.denylist.prune(now);
+    for (const [hash, claims] of this.#ctx.jwtCache) {
+      if (claims.exp * 1000 + this.#ctx.options.skewMs <= now) this.#ctx.jwtCache.delete(hash);
+    }
+    await this.#ctx.store.purgeExpired(now).catch((error: unknown) => this.#ctx.reportError(error, "purge"));
+  }
+}

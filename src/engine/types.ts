@@ -1,0 +1,70 @@
+/**
+ * The engine's public data shapes: what applications and surfaces receive. Times are
+ * ISO-8601 UTC strings, as on the wire, so a value can be sent as it is.
+ */
+import type { JsonValue, SessionMetadata, SessionTokenType } from "../stores/session-store.js";
+
+export type { JsonValue, SessionMetadata, SessionTokenType };
+
+export interface PublicUser {
+  readonly id: number;
+  readonly uuid: string;
+  readonly username: string;
+}
+
+export interface Session {
+  readonly id: string;
+  readonly userId: number;
+  readonly deviceId: string | null;
+  readonly createdAt: string;
+  readonly lastSeenAt: string;
+  readonly expiresAt: string;
+  readonly tokenType: SessionTokenType;
+  readonly metadata: SessionMetadata;
+  readonly data: JsonValue;
+}
+
+/** Returned by login, upgrade and refresh (contract: "A token pair"). */
+export interface TokenPair {
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  readonly accessExpiration: string;
+  readonly refreshExpiration: string;
+  readonly tokenType: SessionTokenType;
+  readonly sessionId: string;
+  readonly user: PublicUser;
+}
+
+/** What `validate(token)` returns. */
+export interface ValidatedSession {
+  readonly session: Session;
+  readonly user: PublicUser;
+  /** Which credential was presented. */
+  readonly credential: "jwt" | "session";
+}
+
+/** Where a request came from; recorded on the session. */
+export interface RequestMetadata {
+  readonly userAgent?: string | null;
+  readonly ipAddress?: string | null;
+}
+
+export interface LoginInput {
+  readonly username: string;
+  readonly password: string;
+  readonly deviceId?: string | null;
+  readonly metadata?: RequestMetadata;
+  /** `jwt` (default, the HTTP flow) or `session` for a session token at once (gRPC CreateSession). */
+  readonly tokenType?: SessionTokenType;
+}
+
+export interface StartSessionInput {
+  readonly user: PublicUser;
+  readonly deviceId?: string | null;
+  readonly metadata?: RequestMetadata;
+  readonly data?: JsonValue;
+  /** `jwt` (default) issues an access JWT; `session` issues a session token straight away. */
+  readonly tokenType?: SessionTokenType;
+  /** Which provider authenticated the user, for hooks and logs. @default "password" */
+  readonly provider?: string;
+}

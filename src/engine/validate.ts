@@ -1,0 +1,135 @@
+/**
+ * `validate(token)`: tells an access JWT from a session token by its form and returns the
+ * session, or throws a `TesseraError` (`token_invalid`, `token_expired`, `token_revoked`,
+ * `unavailable`).
+ *
+ * A session token costs a checksum, a SHA-256 and a map lookup while its session is
+ * cached; a JWT costs a signature check the first time and a digest and map lookup after
+ * (verified claims are cached until the token expires), plus the in-memory denylist.
+ * Both paths consult the store only on a cache miss, and stop trusting the cache when the
+ * store's event feed is not current (fail closed).
+ */
+import { TesseraError } from "../errors.js";
+import { type AccessClaims, looksLikeJwt, verifyAccessToken } from "../tokens/jwt.js";
+import {
+  digestToken,
+  OPAQUE_PREFIXES,
+  OPAQUE_TOKEN_LENGTH,
+  opaqueKindOf,
+  opaqueTokenProblem,
+} from "../tokens/opaque.js";
+import { cacheRecord, type EngineContext, fromStore, loadSession, sessionProblem } from "./context.js";
+import type { CacheEntry } from "./session-cache.js";
+import type { ValidatedSession } from "./types.js";
+
+/** Longer than any token Tessera issues with generous claims; refused before parsing. */
+export const MAX_TOKEN_LENGTH = 8192;
+const JWT_CACHE_MAX = 10_000;
+const SESSION_PREFIX = OPAQUE_PREFIXES.session;
+/** `lastSeenAt` is written at most this often per session. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+export function validate(ctx: EngineContext, token: string): Promise<ValidatedSession> {
+  // The hot path: a session token whose digest is in the cache. A digest match proves the
+  // token was issued (so its checksum is right); the checksum is checked on a miss, before
+  // the store is asked.
+  if (typeof token === "string" && token.length === OPAQUE_TOKEN_LENGTH && token.startsWith(SESSION_PREFIX)) {
+    if (ctx.store.events.isCurrent()) {
+      const now = ctx.now();
+      const entry = ctx.cache.byTokenHash(digestToken(token), now);
+      if (entry !== undefined && !entry.revoked && entry.record.expiresAt > now) {
+        touch(ctx, entry, now);
+        return Promise.resolve(entry.asSessionToken);
+      }
+    }
+  }
+  return validateUncached(ctx, token);
+}
+
+async function validateUncached(ctx: EngineContext, token: string): Promise<ValidatedSession> {
+  if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+    throw new TesseraError("token_invalid", "Malformed token.");
+  }
+  const kind = opaqueKindOf(token);
+  if (kind === "session") return validateSessionToken(ctx, token);
+  if (kind !== null)
+    throw new TesseraError("token_invalid", `A ${kind} token cannot be used as an access credential.`);
+  if (looksLikeJwt(token)) return validateJwt(ctx, token);
+  throw new TesseraError("token_invalid", "Malformed token.");
+}
+
+async function validateSessionToken(ctx: EngineContext, token: string): Promise<ValidatedSession> {
+  const problem = opaqueTokenProblem(token, "session");
+  if (problem !== null) throw new TesseraError("token_invalid", `Malformed session token (${problem}).`);
+  const hash = digestToken(token);
+  const now = ctx.now();
+  let entry = ctx.store.events.isCurrent() ? ctx.cache.byTokenHash(hash, now) : undefined;
+  if (entry === undefined) {
+    const record = await fromStore(ctx.store.findSessionByTokenHash(hash));
+    if (record === null) throw new TesseraError("token_invalid", "Unknown session token.");
+    const loaded = await cacheRecord(ctx, record);
+    if (loaded === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
+    entry = loaded;
+  }
+  const failure = sessionProblem(entry.record, entry.revoked, now);
+  if (failure !== null) throw failure;
+  touch(ctx, entry, now);
+  return entry.asSessionToken;
+}
+
+async function validateJwt(ctx: EngineContext, token: string): Promise<ValidatedSession> {
+  const claims = await verifiedClaims(ctx, token);
+  const now = ctx.now();
+  if (ctx.denylist.denies(claims.jti, claims.sid, now)) {
+    throw new TesseraError("token_revoked", "The access token has been revoked.");
+  }
+  const entry = await loadSession(ctx, claims.sid);
+  if (entry === null) throw new TesseraError("token_revoked", "The session has ended.");
+  if (entry.user.uuid !== claims.sub)
+    throw new TesseraError("token_invalid", "The access token does not match its session.");
+  const failure = sessionProblem(entry.record, entry.revoked, now);
+  if (failure !== null) throw failure;
+  touch(ctx, entry, now);
+  return entry.asJwt;
+}
+
+/** Verified claims of an access JWT, from the cache when this exact token was seen before. */
+export async function verifiedClaims(ctx: EngineContext, token: string): Promise<AccessClaims> {
+  const hash = digestToken(token);
+  const now = ctx.now();
+  const cached = ctx.jwtCache.get(hash);
+  if (cached !== undefined) {
+    if (cached.exp * 1000 + ctx.options.skewMs > now) return cached;
+    ctx.jwtCache.delete(hash);
+    throw new TesseraError("token_expired", "The access token has expired.");
+  }
+  const options = {
+    issuer: ctx.options.issuer,
+    audience: ctx.options.audience,
+    clockToleranceSeconds: ctx.options.skewMs / 1000,
+    now,
+  };
+  let claims: AccessClaims;
+  try {
+    claims = await verifyAccessToken(token, (kid) => ctx.keys.verifierFor(kid, now), options);
+  } catch (error) {
+    // Another node may have rotated keys: reload once (rate-limited) and try again.
+    if (!(error instanceof TesseraError && error.code === "token_invalid")) throw error;
+    if (!(await fromStore(ctx.keys.reloadIfStale(now)))) throw error;
+    claims = await verifyAccessToken(token, (kid) => ctx.keys.verifierFor(kid, now), options);
+  }
+  if (ctx.jwtCache.size >= JWT_CACHE_MAX) {
+    const oldest = ctx.jwtCache.keys().next();
+    if (!oldest.done) ctx.jwtCache.delete(oldest.value);
+  }
+  ctx.jwtCache.set(hash, claims);
+  return claims;
+}
+
+function touch(ctx: EngineContext, entry: CacheEntry, now: number): void {
+  if (now - entry.touchedAt < TOUCH_INTERVAL_MS) return;
+  entry.touchedAt = now;
+  ctx.store
+    .touchSession(entry.record.id, now)
+    .catch((error: unknown) => ctx.reportError(error, "touch session"));
+}

@@ -1,0 +1,42 @@
+/**
+ * Username normalisation. Usernames are trimmed and NFKC-normalised for display, and
+ * case-folded for uniqueness, so "Hero", " hero" and "ＨＥＲＯ" (full-width) are one user.
+ */
+import { TesseraError } from "../errors.js";
+
+export const MAX_USERNAME_LENGTH = 64;
+
+export interface NormalisedUsername {
+  /** What is stored and shown. */
+  readonly display: string;
+  /** The uniqueness key. */
+  readonly key: string;
+}
+
+// Control characters, and the invisible format characters that make look-alike names.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]/;
+
+export function normaliseUsername(raw: string): NormalisedUsername {
+  const display = raw.normalize("NFKC").trim();
+  if (display.length === 0) {
+    throw new TesseraError("invalid_request", "The username is empty.", {
+      issues: [{ path: "username", message: "must not be empty" }],
+    });
+  }
+  if (display.length > MAX_USERNAME_LENGTH) {
+    throw new TesseraError(
+      "invalid_request",
+      `The username is longer than ${MAX_USERNAME_LENGTH} characters.`,
+      {
+        issues: [{ path: "username", message: `must be at most ${MAX_USERNAME_LENGTH} characters` }],
+      },
+    );
+  }
+  if (FORBIDDEN.test(display)) {
+    throw new TesseraError("invalid_request", "The username contains control or invisible characters.", {
+      issues: [{ path: "username", message: "must not contain control or invisible characters" }],
+    });
+  }
+  return { display, key: display.toLocaleLowerCase("und").normalize("NFKC") };
+}

@@ -1,0 +1,116 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { tempDir } from "../../test/server-kit.js";
+import { ConfigError, environmentHelp, loadConfig, SETTINGS } from "./config.js";
+
+const dirs: { remove(): void }[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) dir.remove();
+});
+
+function errorOf(run: () => unknown): Error {
+  try {
+    run();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected loadConfig to throw");
+}
+
+describe("loadConfig", () => {
+  it("defaults to port 3000 on 127.0.0.1 with ./data/tessera.db, TCP 3001 and gRPC 50051", () => {
+    const config = loadConfig({ env: {}, cwd: "/srv/app" });
+    expect(config).toMatchObject({
+      port: 3000,
+      host: "127.0.0.1",
+      dataDir: "/srv/app/data",
+      databasePath: "/srv/app/data/tessera.db",
+      tcpPort: 3001,
+      grpcPort: 50051,
+      jwtAlgorithm: "EdDSA",
+      cookieSecure: "auto",
+      metrics: true,
+    });
+  });
+
+  it("reads PORT and TESSERA_* variables, TESSERA_PORT winning over PORT", () => {
+    const config = loadConfig({
+      env: {
+        PORT: "8080",
+        TESSERA_DATA_DIR: "/var/lib/t",
+        TESSERA_LINK_ORIGINS: "https://a.example, https://b.example",
+      },
+      cwd: "/",
+    });
+    expect(config.port).toBe(8080);
+    expect(config.databasePath).toBe("/var/lib/t/tessera.db");
+    expect(config.linkOrigins).toEqual(["https://a.example", "https://b.example"]);
+    expect(loadConfig({ env: { PORT: "8080", TESSERA_PORT: "9090" }, cwd: "/" }).port).toBe(9090);
+  });
+
+  it("lets a flag win over the environment, and the environment over the config file", () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const file = join(dir.path, "tessera.json");
+    writeFileSync(file, JSON.stringify({ port: 4000, host: "0.0.0.0", grpcPort: 6000 }));
+    const config = loadConfig({
+      flags: { config: file, port: "5000" },
+      env: { TESSERA_HOST: "::1" },
+      cwd: dir.path,
+    });
+    expect(config).toMatchObject({ port: 5000, host: "::1", grpcPort: 6000 });
+  });
+
+  it("names the setting, its source and the expected form when a value is wrong", () => {
+    const error = errorOf(() => loadConfig({ env: { PORT: "eighty" }, cwd: "/" }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe(
+      'Invalid port (from PORT): expected an integer from 0 to 65535, got "eighty".',
+    );
+    expect(errorOf(() => loadConfig({ flags: { port: "70000" }, env: {}, cwd: "/" })).message).toMatch(
+      /--port/,
+    );
+    expect(errorOf(() => loadConfig({ env: { TESSERA_JWT_ALGORITHM: "none" }, cwd: "/" })).message).toMatch(
+      /expected one of EdDSA/,
+    );
+  });
+
+  it("refuses an unknown key or a broken config file", () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const file = join(dir.path, "c.json");
+    writeFileSync(file, JSON.stringify({ prot: 1 }));
+    expect(errorOf(() => loadConfig({ flags: { config: file }, env: {}, cwd: "/" })).message).toMatch(
+      /Unknown setting "prot"/,
+    );
+    writeFileSync(file, "{");
+    expect(errorOf(() => loadConfig({ env: { TESSERA_CONFIG: file }, cwd: "/" })).message).toMatch(
+      /Cannot read config file/,
+    );
+  });
+
+  it("requires a 32-byte secret for HS*, and never repeats a secret in a message", () => {
+    expect(errorOf(() => loadConfig({ env: { TESSERA_JWT_ALGORITHM: "HS256" }, cwd: "/" })).message).toMatch(
+      /needs a secret/,
+    );
+    const short = errorOf(() =>
+      loadConfig({
+        env: { TESSERA_JWT_ALGORITHM: "HS256", TESSERA_JWT_SECRET: "hunter2-hunter2" },
+        cwd: "/",
+      }),
+    );
+    expect(short.message).toMatch(/at least 32 bytes/);
+    expect(short.message).not.toContain("hunter2");
+    const ok = loadConfig({
+      env: { TESSERA_JWT_ALGORITHM: "HS256", TESSERA_JWT_SECRET: "x".repeat(32) },
+      cwd: "/",
+    });
+    expect(ok.jwtSecret).toHaveLength(32);
+  });
+
+  it("documents every setting's environment variable in the help text", () => {
+    const help = environmentHelp();
+    for (const setting of SETTINGS) for (const name of setting.env) expect(help).toContain(name);
+  });
+});

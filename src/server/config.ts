@@ -1,0 +1,461 @@
+/**
+ * Server settings: one table (`SETTINGS`) names every setting once, with its flag, its
+ * environment variables, its default and its parser, and drives the `serve --help` text,
+ * the flags, the environment and the optional JSON config file alike, so they cannot drift.
+ *
+ * Precedence, highest first: command-line flag, environment variable, config file
+ * (`--config` / `TESSERA_CONFIG`; JSON with the same camelCase names), default.
+ *
+ * The default host is 127.0.0.1: a server started on a laptop is reachable from that
+ * laptop only. Use `--host 0.0.0.0` (or `::`) in a container or behind a proxy.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { TesseraOptions } from "../engine/options.js";
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from "../tokens/keys.js";
+
+export interface ServerConfig {
+  /** HTTP (and WebSocket) port. */
+  readonly port: number;
+  readonly host: string;
+  /** Directory for the SQLite database. */
+  readonly dataDir: string;
+  /** The SQLite file; `<dataDir>/tessera.db` unless set. */
+  readonly databasePath: string;
+  /** TCP socket gateway port. */
+  readonly tcpPort: number;
+  /** gRPC port. */
+  readonly grpcPort: number;
+  /** Serve gRPC at all. */
+  readonly grpc: boolean;
+  /** PEM certificate chain for gRPC over TLS; with `grpcTlsKeyFile`, or plaintext when both are null. */
+  readonly grpcTlsCertFile: string | null;
+  /** PEM private key for gRPC over TLS. */
+  readonly grpcTlsKeyFile: string | null;
+  readonly issuer: string;
+  readonly accessTokenTtlSeconds: number;
+  readonly sessionTtlSeconds: number;
+  readonly maxSessionDataBytes: number;
+  /** Null: the session-data cap plus room for the JSON around it. */
+  readonly bodyLimitBytes: number | null;
+  readonly jwtAlgorithm: SigningAlgorithm;
+  /** HMAC secret for HS256/384/512; never stored. */
+  readonly jwtSecret: string | null;
+  /** PKCS#8 PEM file for an asymmetric algorithm; never stored. */
+  readonly jwtPrivateKeyFile: string | null;
+  /** Trust `X-Forwarded-For`/`-Proto` from a proxy: `true`, or a comma list of addresses/CIDRs. */
+  readonly trustProxy: boolean | string;
+  readonly cookieSecure: boolean | "auto";
+  readonly linkOrigins: readonly string[];
+  /** JSON file of partner keys for the `signed-payload` provider (see `partners.ts`); null: no provider. */
+  readonly partnersFile: string | null;
+  readonly logLevel: string;
+  readonly metrics: boolean;
+  /** Programmatic only (tests, embedding): engine options applied last. */
+  readonly engine?: Partial<Omit<TesseraOptions, "store">>;
+}
+
+/** Thrown for a setting that cannot be used; the message names the setting and its source. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+type SettingKey = Exclude<keyof ServerConfig, "engine" | "databasePath"> | "databasePath" | "config";
+
+export interface Setting {
+  readonly key: SettingKey;
+  /** Commander flag spelling, e.g. `--port <port>`. */
+  readonly flag: string;
+  readonly env: readonly string[];
+  readonly help: string;
+  /** Shown in help; the parsed default comes from `DEFAULTS`. */
+  readonly defaultText: string;
+  readonly parse: (raw: unknown) => unknown;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+function integer(min: number, max: number) {
+  return (raw: unknown): number => {
+    const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`expected an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+function text(raw: unknown): string {
+  if (typeof raw !== "string" || raw === "") throw new Error("expected a non-empty string");
+  return raw;
+}
+
+function boolean(raw: unknown): boolean {
+  if (typeof raw === "boolean") return raw;
+  if (typeof raw === "string" && /^(1|true|yes|on)$/i.test(raw)) return true;
+  if (typeof raw === "string" && /^(0|false|no|off)$/i.test(raw)) return false;
+  throw new Error("expected true or false");
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: unknown): T => {
+    if (typeof raw === "string" && (values as readonly string[]).includes(raw)) return raw as T;
+    throw new Error(`expected one of ${values.join(", ")}`);
+  };
+}
+
+function origins(raw: unknown): string[] {
+  const list = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : null;
+  if (list === null) throw new Error("expected a comma-separated list of origins");
+  return list
+    .map((item) => (typeof item === "string" ? item.trim() : ""))
+    .filter((item) => item !== "")
+    .map((item) => {
+      let url: URL;
+      try {
+        url = new URL(item);
+      } catch {
+        throw new Error(`"${item}" is not an origin like https://app.example.com`);
+      }
+      if (url.origin !== item.replace(/\/$/, "")) throw new Error(`"${item}" is not a bare origin (no path)`);
+      return url.origin;
+    });
+}
+
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: "config",
+    flag: "--config <file>",
+    env: ["TESSERA_CONFIG"],
+    help: "JSON config file (keys as below, camelCase)",
+    defaultText: "none",
+    parse: text,
+  },
+  {
+    key: "port",
+    flag: "-p, --port <port>",
+    env: ["PORT", "TESSERA_PORT"],
+    help: "HTTP and WebSocket port (0 picks a free one)",
+    defaultText: "3000",
+    parse: integer(0, 65535),
+  },
+  {
+    key: "host",
+    flag: "--host <host>",
+    env: ["TESSERA_HOST"],
+    help: "address to listen on; 0.0.0.0 for all interfaces",
+    defaultText: "127.0.0.1",
+    parse: text,
+  },
+  {
+    key: "dataDir",
+    flag: "-d, --data-dir <dir>",
+    env: ["TESSERA_DATA_DIR"],
+    help: "directory for the SQLite database",
+    defaultText: "./data",
+    parse: text,
+  },
+  {
+    key: "databasePath",
+    flag: "--database <file>",
+    env: ["TESSERA_DATABASE"],
+    help: "SQLite file",
+    defaultText: "<data-dir>/tessera.db",
+    parse: text,
+  },
+  {
+    key: "tcpPort",
+    flag: "--tcp-port <port>",
+    env: ["TESSERA_TCP_PORT"],
+    help: "TCP socket gateway port",
+    defaultText: "3001",
+    parse: integer(0, 65535),
+  },
+  {
+    key: "grpcPort",
+    flag: "--grpc-port <port>",
+    env: ["TESSERA_GRPC_PORT"],
+    help: "gRPC port",
+    defaultText: "50051",
+    parse: integer(0, 65535),
+  },
+  {
+    key: "grpc",
+    flag: "--grpc <on|off>",
+    env: ["TESSERA_GRPC"],
+    help: "serve the gRPC SessionService",
+    defaultText: "on",
+    parse: boolean,
+  },
+  {
+    key: "grpcTlsCertFile",
+    flag: "--grpc-tls-cert-file <file>",
+    env: ["TESSERA_GRPC_TLS_CERT_FILE"],
+    help: "PEM certificate chain: serve gRPC over TLS (with the key file)",
+    defaultText: "none (plaintext)",
+    parse: text,
+  },
+  {
+    key: "grpcTlsKeyFile",
+    flag: "--grpc-tls-key-file <file>",
+    env: ["TESSERA_GRPC_TLS_KEY_FILE"],
+    help: "PEM private key for gRPC over TLS",
+    defaultText: "none",
+    parse: text,
+  },
+  {
+    key: "issuer",
+    flag: "--issuer <iss>",
+    env: ["TESSERA_ISSUER"],
+    help: "`iss` claim of access JWTs",
+    defaultText: "tessera",
+    parse: text,
+  },
+  {
+    key: "accessTokenTtlSeconds",
+    flag: "--access-ttl <seconds>",
+    env: ["TESSERA_ACCESS_TTL"],
+    help: "access JWT lifetime",
+    defaultText: "900",
+    parse: integer(1, 86_400),
+  },
+  {
+    key: "sessionTtlSeconds",
+    flag: "--session-ttl <seconds>",
+    env: ["TESSERA_SESSION_TTL"],
+    help: "session lifetime (refresh extends it)",
+    defaultText: "1209600",
+    parse: integer(60, 10 * 365 * 86_400),
+  },
+  {
+    key: "maxSessionDataBytes",
+    flag: "--max-session-data <bytes>",
+    env: ["TESSERA_MAX_SESSION_DATA"],
+    help: "largest session data",
+    defaultText: "1048576",
+    parse: integer(1, 64 * 1024 * 1024),
+  },
+  {
+    key: "bodyLimitBytes",
+    flag: "--body-limit <bytes>",
+    env: ["TESSERA_BODY_LIMIT"],
+    help: "largest HTTP request body",
+    defaultText: "max session data + 65536",
+    parse: integer(1024, 128 * 1024 * 1024),
+  },
+  {
+    key: "jwtAlgorithm",
+    flag: "--jwt-algorithm <alg>",
+    env: ["TESSERA_JWT_ALGORITHM"],
+    help: `access JWT algorithm (${SIGNING_ALGORITHMS.join(", ")})`,
+    defaultText: "EdDSA",
+    parse: oneOf(SIGNING_ALGORITHMS),
+  },
+  {
+    key: "jwtSecret",
+    flag: "--jwt-secret <secret>",
+    env: ["TESSERA_JWT_SECRET"],
+    help: "HMAC secret (≥ 32 bytes) for HS*; prefer the env var",
+    defaultText: "none",
+    parse: text,
+  },
+  {
+    key: "jwtPrivateKeyFile",
+    flag: "--jwt-private-key-file <file>",
+    env: ["TESSERA_JWT_PRIVATE_KEY_FILE"],
+    help: "PKCS#8 PEM key (see `tessera keys generate`) instead of stored keys",
+    defaultText: "none",
+    parse: text,
+  },
+  {
+    key: "trustProxy",
+    flag: "--trust-proxy <value>",
+    env: ["TESSERA_TRUST_PROXY"],
+    help: "trust X-Forwarded-* from: true, or addresses/CIDRs",
+    defaultText: "false",
+    parse: (raw) =>
+      typeof raw === "string" && !/^(1|true|yes|on|0|false|no|off)$/i.test(raw) ? text(raw) : boolean(raw),
+  },
+  {
+    key: "cookieSecure",
+    flag: "--cookie-secure <mode>",
+    env: ["TESSERA_COOKIE_SECURE"],
+    help: "Secure on the session cookie: auto (when HTTPS), true, false",
+    defaultText: "auto",
+    parse: (raw) => (raw === "auto" ? "auto" : boolean(raw)),
+  },
+  {
+    key: "linkOrigins",
+    flag: "--link-origins <origins>",
+    env: ["TESSERA_LINK_ORIGINS"],
+    help: "comma list of other origins links may redirect to (also CSRF-trusted)",
+    defaultText: "none",
+    parse: origins,
+  },
+  {
+    key: "partnersFile",
+    flag: "--partners-file <file>",
+    env: ["TESSERA_PARTNERS_FILE"],
+    help: "JSON file of partner keys: enables the signed-payload login provider",
+    defaultText: "none",
+    parse: text,
+  },
+  {
+    key: "logLevel",
+    flag: "--log-level <level>",
+    env: ["TESSERA_LOG_LEVEL"],
+    help: `log level (${LOG_LEVELS.join(", ")})`,
+    defaultText: "info",
+    parse: oneOf(LOG_LEVELS),
+  },
+  {
+    key: "metrics",
+    flag: "--metrics <on|off>",
+    env: ["TESSERA_METRICS"],
+    help: "serve GET /metrics",
+    defaultText: "on",
+    parse: boolean,
+  },
+];
+
+const DEFAULTS = {
+  port: 3000,
+  host: "127.0.0.1",
+  dataDir: "./data",
+  tcpPort: 3001,
+  grpcPort: 50051,
+  grpc: true,
+  grpcTlsCertFile: null,
+  grpcTlsKeyFile: null,
+  issuer: "tessera",
+  accessTokenTtlSeconds: 900,
+  sessionTtlSeconds: 14 * 24 * 3600,
+  maxSessionDataBytes: 1024 * 1024,
+  bodyLimitBytes: null,
+  jwtAlgorithm: "EdDSA",
+  jwtSecret: null,
+  jwtPrivateKeyFile: null,
+  trustProxy: false,
+  cookieSecure: "auto",
+  linkOrigins: [],
+  partnersFile: null,
+  logLevel: "info",
+  metrics: true,
+} as const satisfies Omit<ServerConfig, "databasePath">;
+
+export interface LoadConfigInput {
+  /** Parsed flags, by setting key (commander's camelCase names). */
+  readonly flags?: Readonly<Record<string, unknown>>;
+  /** @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Relative paths resolve against this. @default process.cwd() */
+  readonly cwd?: string;
+}
+
+/** The configuration from flags, environment, config file and defaults; throws `ConfigError`. */
+export function loadConfig(input: LoadConfigInput = {}): ServerConfig {
+  const env = input.env ?? process.env;
+  const cwd = input.cwd ?? process.cwd();
+  const flags = input.flags ?? {};
+  const values: Record<string, unknown> = { ...DEFAULTS };
+  const byKey = new Map(SETTINGS.map((setting) => [setting.key as string, setting]));
+
+  const configFile = pick(byKey.get("config"), flags, env);
+  if (configFile !== undefined) {
+    const path = resolve(cwd, String(configFile.raw));
+    for (const [key, raw] of Object.entries(readConfigFile(path))) {
+      const setting = byKey.get(key);
+      if (setting === undefined || key === "config")
+        throw new ConfigError(`Unknown setting "${key}" in ${path}.`);
+      values[key] = parseSetting(setting, raw, path);
+    }
+  }
+  for (const setting of SETTINGS) {
+    if (setting.key === "config") continue;
+    const found = pick(setting, flags, env);
+    if (found !== undefined) values[setting.key] = parseSetting(setting, found.raw, found.source);
+  }
+
+  const dataDir = resolve(cwd, String(values.dataDir));
+  const databasePath =
+    values.databasePath === undefined
+      ? join(dataDir, "tessera.db")
+      : resolve(cwd, String(values.databasePath));
+  const config = { ...values, dataDir, databasePath } as unknown as ServerConfig;
+  checkCombinations(config);
+  return config;
+}
+
+function pick(
+  setting: Setting | undefined,
+  flags: Readonly<Record<string, unknown>>,
+  env: Readonly<Record<string, string | undefined>>,
+): { raw: unknown; source: string } | undefined {
+  if (setting === undefined) return undefined;
+  const flag = flags[setting.key];
+  if (flag !== undefined)
+    return { raw: flag, source: `--${setting.flag.replace(/^.*--/, "").split(" ")[0]}` };
+  // Later names win: TESSERA_PORT over the generic PORT.
+  for (const name of [...setting.env].reverse()) {
+    const value = env[name];
+    if (value !== undefined && value !== "") return { raw: value, source: name };
+  }
+  return undefined;
+}
+
+function parseSetting(setting: Setting, raw: unknown, source: string): unknown {
+  try {
+    return setting.parse(raw);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    // Secrets are never echoed back.
+    const shown = setting.key === "jwtSecret" ? "" : `, got ${JSON.stringify(raw)}`;
+    throw new ConfigError(`Invalid ${setting.key} (from ${source}): ${reason}${shown}.`);
+  }
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`Cannot read config file ${path}: ${reason}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`Config file ${path} must hold a JSON object.`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function checkCombinations(config: ServerConfig): void {
+  const hmac = config.jwtAlgorithm.startsWith("HS");
+  if (hmac && config.jwtSecret === null) {
+    throw new ConfigError(
+      `jwtAlgorithm ${config.jwtAlgorithm} needs a secret: set TESSERA_JWT_SECRET (≥ 32 bytes).`,
+    );
+  }
+  if (!hmac && config.jwtSecret !== null) {
+    throw new ConfigError(`jwtSecret is only used with HS256/384/512, not ${config.jwtAlgorithm}.`);
+  }
+  if (config.jwtSecret !== null && Buffer.byteLength(config.jwtSecret) < 32) {
+    throw new ConfigError("jwtSecret must be at least 32 bytes.");
+  }
+  if (hmac && config.jwtPrivateKeyFile !== null) {
+    throw new ConfigError("jwtPrivateKeyFile cannot be used with an HS* algorithm.");
+  }
+  if ((config.grpcTlsCertFile === null) !== (config.grpcTlsKeyFile === null)) {
+    throw new ConfigError("grpcTlsCertFile and grpcTlsKeyFile go together: set both, or neither.");
+  }
+}
+
+/** The `serve --help` lines for environment variables. */
+export function environmentHelp(): string {
+  const rows = SETTINGS.map(
+    (setting) => `  ${setting.env.join(", ").padEnd(30)} ${setting.help} (default: ${setting.defaultText})`,
+  );
+  return [
+    "Environment variables (a flag wins over its variable, a variable over the config file):",
+    ...rows,
+  ].join("\n");
+}

@@ -1,0 +1,63 @@
+/**
+ * Opens the store and the engine a configuration describes — the one place that picks the
+ * concrete store — for the server and for the management CLI alike, so that both always
+ * agree on the database file, the signing algorithm and the key source.
+ */
+import { readFileSync } from "node:fs";
+import type { JwtOptions, TesseraOptions } from "../engine/options.js";
+import { Tessera } from "../engine/tessera.js";
+import { SqliteStore } from "../stores/sqlite/sqlite-store.js";
+import { ConfigError, type ServerConfig } from "./config.js";
+
+export interface OpenedEngine {
+  readonly tessera: Tessera;
+  readonly store: SqliteStore;
+  /** Stops the engine's timers, then closes the store. */
+  close(): Promise<void>;
+}
+
+export function jwtOptions(config: ServerConfig): JwtOptions {
+  if (config.jwtSecret !== null) return { algorithm: config.jwtAlgorithm, secret: config.jwtSecret };
+  if (config.jwtPrivateKeyFile !== null) {
+    let privateKeyPem: string;
+    try {
+      privateKeyPem = readFileSync(config.jwtPrivateKeyFile, "utf8");
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ConfigError(`Cannot read jwtPrivateKeyFile ${config.jwtPrivateKeyFile}: ${reason}`);
+    }
+    return { algorithm: config.jwtAlgorithm, privateKeyPem };
+  }
+  return { algorithm: config.jwtAlgorithm };
+}
+
+export async function openEngine(
+  config: ServerConfig,
+  extra: Partial<Omit<TesseraOptions, "store">> = {},
+): Promise<OpenedEngine> {
+  const jwt = jwtOptions(config);
+  const store = SqliteStore.open({ path: config.databasePath });
+  try {
+    const tessera = await Tessera.create({
+      issuer: config.issuer,
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+      sessionTtlSeconds: config.sessionTtlSeconds,
+      maxSessionDataBytes: config.maxSessionDataBytes,
+      jwt,
+      ...extra,
+      ...config.engine,
+      store,
+    });
+    return {
+      tessera,
+      store,
+      async close() {
+        tessera.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

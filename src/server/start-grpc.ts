@@ -1,0 +1,48 @@
+/**
+ * The gRPC part of `tessera serve`: starts the SessionService on `config.grpcPort` (TLS
+ * when both `grpcTlsCertFile` and `grpcTlsKeyFile` are set), or nothing when `config.grpc`
+ * is off. Kept apart from `start.ts` so that the composition root stays one line per surface.
+ */
+import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
+import type { Tessera } from "../engine/tessera.js";
+import { type GrpcServerHandle, type GrpcTlsOptions, startGrpcServer } from "../surfaces/grpc/server.js";
+import { ConfigError, type ServerConfig } from "./config.js";
+
+/** How long shutdown waits for gRPC calls in flight before cutting them off. */
+const GRPC_SHUTDOWN_TIMEOUT_MS = 5000;
+
+function readPem(setting: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`Cannot read ${setting} ${path}: ${reason}`);
+  }
+}
+
+function tlsOf(config: ServerConfig): GrpcTlsOptions | undefined {
+  if (config.grpcTlsCertFile === null || config.grpcTlsKeyFile === null) return undefined;
+  return {
+    certPem: readPem("grpcTlsCertFile", config.grpcTlsCertFile),
+    keyPem: readPem("grpcTlsKeyFile", config.grpcTlsKeyFile),
+  };
+}
+
+/** The running gRPC server, or null when gRPC is turned off. */
+export async function startGrpc(
+  config: ServerConfig,
+  tessera: Tessera,
+  logger: Logger,
+): Promise<GrpcServerHandle | null> {
+  if (!config.grpc) return null;
+  const tls = tlsOf(config);
+  return startGrpcServer({
+    tessera,
+    port: config.grpcPort,
+    host: config.host,
+    logger,
+    shutdownTimeoutMs: GRPC_SHUTDOWN_TIMEOUT_MS,
+    ...(tls === undefined ? {} : { tls }),
+  });
+}

@@ -1,0 +1,7 @@
+import { describeSessionStoreConformance } from "../conformance.js";
+import { MemoryStore } from "./memory-store.js";
+
+describeSessionStoreConformance("MemoryStore", async () => ({
+  store: new MemoryStore(),
+  cleanup: async () => {},
+}));

@@ -1,0 +1,433 @@
+/**
+ * A `SessionStore` in one SQLite file, through better-sqlite3: the default for a single
+ * server, and safe for several processes sharing the file (a server and the management
+ * CLI). The file runs in WAL mode so readers never wait for the writer; every operation
+ * where a read decides a write runs in an IMMEDIATE transaction, which takes the write
+ * lock up front, so another process cannot slip in between the read and the write.
+ *
+ * Events reach other processes through the `events` table, written in the transaction of
+ * the change it reports (see `sqlite-event-feed.ts`).
+ */
+
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import Database from "better-sqlite3";
+import type {
+  ConsumeLinkOutcome,
+  CreateSessionInput,
+  DenylistEntry,
+  JsonValue,
+  LinkRecord,
+  NewLink,
+  NewUser,
+  ReissueSessionInput,
+  RotateOutcome,
+  RotateRefreshInput,
+  SessionRecord,
+  SessionStore,
+  SigningKeyRecord,
+  StoreEvent,
+  StoreEventFeed,
+  UpgradeOutcome,
+  UpgradeSessionInput,
+  UserRecord,
+} from "../session-store.js";
+import { migrate } from "./migrations.js";
+import { SqliteEventFeed } from "./sqlite-event-feed.js";
+import {
+  eventToRow,
+  keyFromRow,
+  linkFromRow,
+  linkToRow,
+  sessionFromRow,
+  sessionToRow,
+  userFromRow,
+} from "./sqlite-rows.js";
+import { prepareStatements, type Statements } from "./sqlite-statements.js";
+
+export interface SqliteStoreOptions {
+  /** The database file; its directory is created if missing. */
+  readonly path: string;
+  /**
+   * How often to look for events written by other processes, in milliseconds.
+   * @default 50
+   */
+  readonly pollIntervalMs?: number;
+}
+
+/** Revoked and expired sessions (and old links) are kept this long so late callers get a precise answer. */
+const RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Events are only needed until every process has polled them; an hour is ample. */
+const EVENT_RETENTION_MS = 60 * 60 * 1000;
+
+/** Collects the events of one transaction, to be emitted only once it has committed. */
+interface PendingEvents {
+  readonly seqs: number[];
+  readonly events: StoreEvent[];
+}
+
+export class SqliteStore implements SessionStore {
+  readonly name: string;
+  readonly events: StoreEventFeed;
+  readonly #db: Database.Database;
+  readonly #stmt: Statements;
+  readonly #transaction: Database.Transaction<(work: () => void) => void>;
+  readonly #feed: SqliteEventFeed;
+  #closed = false;
+
+  /** Opens (creating and migrating if needed) the database; throws a clear error if it cannot. */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const pollIntervalMs = options.pollIntervalMs ?? 50;
+    if (!Number.isFinite(pollIntervalMs) || pollIntervalMs <= 0) {
+      throw new TypeError("pollIntervalMs must be a positive number");
+    }
+    let db: Database.Database | undefined;
+    try {
+      if (options.path !== ":memory:") mkdirSync(dirname(resolve(options.path)), { recursive: true });
+      db = new Database(options.path);
+      // busy_timeout first, so that switching to WAL waits for another process's lock.
+      db.pragma("busy_timeout = 5000");
+      db.pragma("journal_mode = WAL");
+      db.pragma("foreign_keys = ON");
+      migrate(db);
+      return new SqliteStore(db, options.path, pollIntervalMs);
+    } catch (error) {
+      db?.close();
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`cannot open SQLite database at ${options.path}: ${reason}`, { cause: error });
+    }
+  }
+
+  private constructor(db: Database.Database, path: string, pollIntervalMs: number) {
+    this.name = `sqlite:${path}`;
+    this.#db = db;
+    this.#stmt = prepareStatements(db);
+    this.#transaction = db.transaction((work: () => void) => work());
+    this.#feed = new SqliteEventFeed(this.#stmt, pollIntervalMs);
+    this.events = this.#feed;
+  }
+
+  // Users
+
+  async createUser(user: NewUser): Promise<UserRecord | null> {
+    this.#assertOpen();
+    const inserted = this.#stmt.insertUser.get(user);
+    return inserted === undefined ? null : { ...user, id: inserted.id };
+  }
+
+  async findUserByUsernameKey(usernameKey: string): Promise<UserRecord | null> {
+    this.#assertOpen();
+    return optional(this.#stmt.userByKey.get(usernameKey), userFromRow);
+  }
+
+  async findUserById(id: number): Promise<UserRecord | null> {
+    this.#assertOpen();
+    return optional(this.#stmt.userById.get(id), userFromRow);
+  }
+
+  async listUsers(
+    options: { readonly limit?: number; readonly offset?: number } = {},
+  ): Promise<UserRecord[]> {
+    this.#assertOpen();
+    return this.#stmt.listUsers.all(options.limit ?? -1, options.offset ?? 0).map(userFromRow);
+  }
+
+  // Sessions
+
+  async createSession(input: CreateSessionInput): Promise<{ session: SessionRecord; replaced: string[] }> {
+    this.#assertOpen();
+    const { session, refreshToken } = input;
+    return this.#write((pending) => {
+      const replaced: string[] = [];
+      if (session.deviceId !== null) {
+        for (const other of this.#stmt.liveSessionsOfDevice.all(
+          session.userId,
+          session.deviceId,
+          session.createdAt,
+        )) {
+          // The old session's JWTs can live no longer than the session itself.
+          this.#revoke(
+            sessionFromRow(other),
+            "device_replaced",
+            session.createdAt,
+            other.expires_at,
+            pending,
+          );
+          replaced.push(other.id);
+        }
+      }
+      const record: SessionRecord = { ...session, revokedAt: null, revokedReason: null };
+      this.#stmt.insertSession.run(sessionToRow(record));
+      this.#stmt.insertRefreshToken.run(refreshToken);
+      return { session: record, replaced };
+    });
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    this.#assertOpen();
+    return optional(this.#stmt.sessionById.get(id), sessionFromRow);
+  }
+
+  async findSessionByTokenHash(hash: string): Promise<SessionRecord | null> {
+    this.#assertOpen();
+    return optional(this.#stmt.sessionByTokenHash.get(hash), sessionFromRow);
+  }
+
+  async listSessions(userId: number, now: number): Promise<SessionRecord[]> {
+    this.#assertOpen();
+    return this.#stmt.liveSessionsOfUser.all(userId, now).map(sessionFromRow);
+  }
+
+  async listAllSessions(now: number, options: { readonly limit?: number } = {}): Promise<SessionRecord[]> {
+    this.#assertOpen();
+    return this.#stmt.liveSessions.all(now, options.limit ?? -1).map(sessionFromRow);
+  }
+
+  async upgradeSession(input: UpgradeSessionInput): Promise<UpgradeOutcome> {
+    this.#assertOpen();
+    return this.#write((pending): UpgradeOutcome => {
+      const jtiId = `jti:${input.jti}`;
+      if (this.#stmt.denied.get(jtiId) !== undefined) return { kind: "jti_used" };
+      const row = this.#stmt.sessionById.get(input.sessionId);
+      if (row === undefined || row.revoked_at !== null || row.expires_at <= input.now)
+        return { kind: "not_live" };
+      if (row.token_type === "session") return { kind: "already_upgraded" };
+
+      this.#deny(jtiId, input.jtiExpiresAt, pending);
+      this.#stmt.upgradeSession.run(input.sessionTokenHash, row.id);
+      // The JWT-era refresh tokens are superseded, not rotated: no successor to hand back.
+      this.#stmt.spendSessionRefreshTokens.run(input.now, row.id);
+      this.#stmt.insertRefreshToken.run(input.refreshToken);
+      return { kind: "upgraded", session: this.#sessionNow(row.id) };
+    });
+  }
+
+  async rotateRefreshToken(input: RotateRefreshInput): Promise<RotateOutcome> {
+    this.#assertOpen();
+    return this.#write((): RotateOutcome => {
+      const token = this.#stmt.refreshToken.get(input.oldHash);
+      const row = token === undefined ? undefined : this.#stmt.sessionById.get(token.session_id);
+      if (token === undefined || row === undefined) return { kind: "not_found" };
+      const session = sessionFromRow(row);
+      if (session.revokedAt !== null) return { kind: "revoked", session };
+      // Spent before expired: a replay must be recognised as one however late it comes.
+      if (token.spent_at !== null) {
+        const successor =
+          token.successor_hash === null ? undefined : this.#stmt.refreshToken.get(token.successor_hash);
+        return {
+          kind: "spent",
+          session,
+          token: {
+            hash: token.hash,
+            sessionId: token.session_id,
+            spentAt: token.spent_at,
+            sealedSuccessor: token.sealed_successor,
+            successorSpent: successor !== undefined && successor.spent_at !== null,
+          },
+        };
+      }
+      if (token.expires_at <= input.now || session.expiresAt <= input.now)
+        return { kind: "expired", session };
+
+      this.#stmt.spendRefreshToken.run(input.now, input.successor.hash, input.sealedSuccessor, token.hash);
+      this.#stmt.insertRefreshToken.run({ ...input.successor, sessionId: session.id });
+      // Only an upgraded session has a session token; a jwt session keeps null.
+      const tokenHash = session.tokenType === "session" ? input.sessionTokenHash : null;
+      this.#stmt.extendSession.run(input.expiresAt, tokenHash, session.id);
+      return { kind: "rotated", session: this.#sessionNow(session.id) };
+    });
+  }
+
+  async reissueSession(input: ReissueSessionInput): Promise<SessionRecord | null> {
+    this.#assertOpen();
+    return this.#write((): SessionRecord | null => {
+      const row = this.#stmt.sessionById.get(input.sessionId);
+      if (row === undefined || row.revoked_at !== null || row.expires_at <= input.now) return null;
+      this.#stmt.spendSessionRefreshTokens.run(input.now, row.id);
+      this.#stmt.insertRefreshToken.run({ ...input.refreshToken, sessionId: row.id });
+      const tokenHash = row.token_type === "session" ? input.sessionTokenHash : null;
+      this.#stmt.extendSession.run(input.expiresAt, tokenHash, row.id);
+      return this.#sessionNow(row.id);
+    });
+  }
+
+  async updateSessionData(sessionId: string, data: JsonValue, now: number): Promise<SessionRecord | null> {
+    this.#assertOpen();
+    return this.#write((pending) => {
+      if (this.#stmt.updateSessionData.run(JSON.stringify(data), sessionId, now).changes === 0) return null;
+      this.#record({ kind: "session_updated", sessionId }, pending);
+      return this.#sessionNow(sessionId);
+    });
+  }
+
+  async touchSession(sessionId: string, at: number): Promise<void> {
+    this.#assertOpen();
+    this.#stmt.touchSession.run(at, sessionId, at);
+  }
+
+  async revokeSessions(
+    sessionIds: readonly string[],
+    reason: string,
+    now: number,
+    denyUntil: number,
+  ): Promise<SessionRecord[]> {
+    this.#assertOpen();
+    return this.#write((pending) => {
+      const revoked: SessionRecord[] = [];
+      for (const id of new Set(sessionIds)) {
+        const row = this.#stmt.sessionById.get(id);
+        if (row !== undefined && row.revoked_at === null) {
+          revoked.push(this.#revoke(sessionFromRow(row), reason, now, denyUntil, pending));
+        }
+      }
+      return revoked;
+    });
+  }
+
+  // Access JWT denylist
+
+  async listDenylist(now: number): Promise<DenylistEntry[]> {
+    this.#assertOpen();
+    return this.#stmt.liveDenylist.all(now).map((row) => ({ id: row.id, expiresAt: row.expires_at }));
+  }
+
+  // Single-use links
+
+  async createLink(link: NewLink): Promise<void> {
+    this.#assertOpen();
+    this.#stmt.insertLink.run(linkToRow({ ...link, consumedAt: null }));
+  }
+
+  async consumeLink(hash: string, now: number): Promise<ConsumeLinkOutcome> {
+    this.#assertOpen();
+    return this.#write((): ConsumeLinkOutcome => {
+      // The conditional update is the decision; the read after it only explains a refusal.
+      const consumed = this.#stmt.consumeLink.run(now, hash, now).changes === 1;
+      const row = this.#stmt.link.get(hash);
+      if (row === undefined) return { kind: "not_found" };
+      if (consumed) return { kind: "consumed", link: linkFromRow(row) };
+      return row.consumed_at !== null ? { kind: "used" } : { kind: "expired" };
+    });
+  }
+
+  async peekLink(hash: string): Promise<LinkRecord | null> {
+    this.#assertOpen();
+    return optional(this.#stmt.link.get(hash), linkFromRow);
+  }
+
+  // Replay protection
+
+  async rememberNonce(key: string, expiresAt: number, now: number): Promise<boolean> {
+    this.#assertOpen();
+    return this.#stmt.rememberNonce.run(key, expiresAt, now).changes === 1;
+  }
+
+  // Signing keys
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    this.#assertOpen();
+    return this.#stmt.signingKeys.all().map(keyFromRow);
+  }
+
+  async saveSigningKey(key: SigningKeyRecord): Promise<void> {
+    this.#assertOpen();
+    this.#write(() => {
+      this.#stmt.saveSigningKey.run(key);
+      if (key.retiredAt === null) this.#stmt.retireOtherKeys.run(key.createdAt, key.kid);
+    });
+  }
+
+  async deleteSigningKey(kid: string): Promise<void> {
+    this.#assertOpen();
+    this.#stmt.deleteSigningKey.run(kid);
+  }
+
+  // Maintenance
+
+  async purgeExpired(now: number): Promise<number> {
+    this.#assertOpen();
+    const cutoff = now - RETENTION_MS;
+    return this.#write(() => {
+      const s = this.#stmt;
+      // Event rows are bookkeeping of this store, not data, so they are not counted.
+      s.purgeEvents.run(now - EVENT_RETENTION_MS);
+      return (
+        s.purgeRefreshTokens.run(now, cutoff, cutoff).changes +
+        s.purgeSessions.run(cutoff, cutoff).changes +
+        s.purgeLinks.run(cutoff).changes +
+        s.purgeNonces.run(now).changes +
+        s.purgeDenylist.run(now).changes
+      );
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.#assertOpen();
+    this.#stmt.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#feed.stop();
+    this.#db.close();
+  }
+
+  // Internals
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error("store is closed");
+  }
+
+  /**
+   * Runs `work` in an IMMEDIATE transaction and, once it has committed, emits the events it
+   * recorded. A transaction that throws rolls back and emits nothing.
+   */
+  #write<T>(work: (pending: PendingEvents) => T): T {
+    const pending: PendingEvents = { seqs: [], events: [] };
+    let result: T | undefined;
+    this.#transaction.immediate(() => {
+      result = work(pending);
+    });
+    this.#feed.emitCommitted(pending.seqs, pending.events);
+    return result as T;
+  }
+
+  #record(event: StoreEvent, pending: PendingEvents): void {
+    const row = eventToRow(event);
+    const { lastInsertRowid } = this.#stmt.insertEvent.run(Date.now(), row.kind, row.payload);
+    pending.seqs.push(Number(lastInsertRowid));
+    pending.events.push(event);
+  }
+
+  #deny(id: string, expiresAt: number, pending: PendingEvents): void {
+    // The upsert keeps the later expiry: a shorter second denial must not reopen the window.
+    const stored = this.#stmt.deny.get(id, expiresAt);
+    this.#record({ kind: "denied", entry: { id, expiresAt: stored?.expires_at ?? expiresAt } }, pending);
+  }
+
+  /** Revokes one session (inside a transaction) and denylists its `sid`. */
+  #revoke(
+    session: SessionRecord,
+    reason: string,
+    at: number,
+    denyUntil: number,
+    pending: PendingEvents,
+  ): SessionRecord {
+    this.#stmt.revokeSession.run(at, reason, session.id);
+    this.#record({ kind: "session_revoked", sessionId: session.id, userId: session.userId, reason }, pending);
+    this.#deny(`sid:${session.id}`, denyUntil, pending);
+    return { ...session, revokedAt: at, revokedReason: reason };
+  }
+
+  /** Reads back a session this transaction has just changed. */
+  #sessionNow(id: string): SessionRecord {
+    const row = this.#stmt.sessionById.get(id);
+    if (row === undefined) throw new Error("session vanished inside its own transaction");
+    return sessionFromRow(row);
+  }
+}
+
+function optional<R, T>(row: R | undefined, map: (row: R) => T): T | null {
+  return row === undefined ? null : map(row);
+}

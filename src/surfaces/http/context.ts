@@ -1,0 +1,82 @@
+/**
+ * What every route plugin of the HTTP surface receives as its options: the engine and the
+ * few request helpers the routes share (authenticate, request metadata, cookie writing),
+ * so that a route file stays "parse, one engine call, write". A new route group is one
+ * file exporting `(app, ctx: HttpContext) => Promise<void>`, registered in `app.ts`.
+ */
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Tessera } from "../../engine/tessera.js";
+import type { RequestMetadata } from "../../engine/types.js";
+import { isTesseraError } from "../../errors.js";
+import { type AuthContext, type AuthRequest, authenticate } from "./auth.js";
+import { clearedSessionCookie, sessionCookie } from "./cookies.js";
+import type { TesseraMetrics } from "./metrics.js";
+
+export interface HttpContext {
+  readonly tessera: Tessera;
+  readonly metrics: TesseraMetrics | null;
+  /** Origins (besides this server's) that links may redirect to and that pass the CSRF Origin check. */
+  readonly linkOrigins: readonly string[];
+  /** Validates the request's Bearer token or cookie (CSRF-checked); throws a `TesseraError`. */
+  authenticate(request: FastifyRequest): Promise<AuthContext & { readonly token: string }>;
+  /** User agent and client IP, recorded on new sessions. */
+  metadata(request: FastifyRequest): RequestMetadata;
+  /** Sets the `tessera_session` cookie to a session token. */
+  setSessionCookie(request: FastifyRequest, reply: FastifyReply, token: string, expires: Date): void;
+  /** Removes the `tessera_session` cookie. */
+  clearSessionCookie(request: FastifyRequest, reply: FastifyReply): void;
+}
+
+export interface HttpContextOptions {
+  readonly tessera: Tessera;
+  readonly metrics: TesseraMetrics | null;
+  readonly linkOrigins: readonly string[];
+  readonly cookieSecure: boolean | "auto";
+}
+
+/** Adapts a Fastify request to the framework-free `AuthRequest`. */
+export function fastifyAuthRequest(request: FastifyRequest): AuthRequest {
+  return {
+    method: request.method,
+    header(name) {
+      const value = request.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    },
+    // Only the CSRF check of a cookie-authenticated change reads it: not worth computing per request.
+    get origin() {
+      return `${request.protocol}://${request.host}`;
+    },
+  };
+}
+
+export function createHttpContext(options: HttpContextOptions): HttpContext {
+  const { tessera, metrics, linkOrigins, cookieSecure } = options;
+  const secure = (request: FastifyRequest): boolean =>
+    cookieSecure === "auto" ? request.protocol === "https" : cookieSecure;
+  return {
+    tessera,
+    metrics,
+    linkOrigins,
+    async authenticate(request) {
+      try {
+        const result = await authenticate(tessera, fastifyAuthRequest(request), {
+          trustedOrigins: linkOrigins,
+        });
+        metrics?.validated("ok");
+        return result;
+      } catch (error) {
+        metrics?.validated(isTesseraError(error) ? error.code : "internal_error");
+        throw error;
+      }
+    },
+    metadata(request) {
+      return { userAgent: request.headers["user-agent"] ?? null, ipAddress: request.ip };
+    },
+    setSessionCookie(request, reply, token, expires) {
+      reply.header("set-cookie", sessionCookie(token, { secure: secure(request), expires }));
+    },
+    clearSessionCookie(request, reply) {
+      reply.header("set-cookie", clearedSessionCookie({ secure: secure(request) }));
+    },
+  };
+}

@@ -1,0 +1,334 @@
+/**
+ * `Connection`: one socket's protocol state machine, shared by the WebSocket and TCP
+ * gateways, which only move text in and out (`ConnectionTransport`) and run the timers.
+ *
+ * waiting → (auth frame or Bearer header) → authenticating → ready → closed. Frames that
+ * arrive while authentication is in flight wait in a short queue, so a client may send
+ * `auth` and its first `message` back to back. A failed authentication closes the socket
+ * (the contract's 4401 + code) once `maxAuthAttempts` are used up.
+ *
+ * Once ready, the session and user live here: a `message` checks the expiry time and the
+ * revocation flag in memory and calls the gate — no store round trip, no signature check
+ * (seed 000: that is why sessions are upgraded). Revocation reaches the connection through
+ * the `ConnectionRegistry`; expiry through the in-memory time, checked per message and at
+ * every heartbeat, which also renews a session near its end (seed 003).
+ */
+import { randomUUID } from "node:crypto";
+import type { PublicUser, Session, TokenPair, ValidatedSession } from "../../engine/types.js";
+import { TesseraError, toTesseraError } from "../../errors.js";
+import { FrameBucket } from "./frame-bucket.js";
+import {
+  type ClientFrame,
+  errorFrame,
+  parseClientFrame,
+  type ServerFrame,
+  serialiseFrame,
+} from "./frames.js";
+import type { GateHandler } from "./gates.js";
+import type { ConnectionRegistry, RegisteredConnection } from "./registry.js";
+import type { ResolvedSocketOptions } from "./socket-options.js";
+
+/** What a gateway provides: write one frame, and end the connection because of an error. */
+export interface ConnectionTransport {
+  send(text: string): void;
+  /** WebSocket: close with the code's close code and the code as reason; TCP: error frame, then end. */
+  end(error: TesseraError): void;
+}
+
+export interface ConnectionInit {
+  readonly options: ResolvedSocketOptions;
+  readonly registry: ConnectionRegistry;
+  readonly transport: ConnectionTransport;
+}
+
+/** Frames held while authentication is in flight; a client that sends more is not waiting for `ready`. */
+const MAX_QUEUED_FRAMES = 16;
+
+type Phase = "waiting" | "authenticating" | "ready" | "closed";
+type AuthFrame = Extract<ClientFrame, { type: "auth" }>;
+
+export class Connection implements RegisteredConnection {
+  readonly id = randomUUID();
+  readonly #options: ResolvedSocketOptions;
+  readonly #registry: ConnectionRegistry;
+  readonly #transport: ConnectionTransport;
+  readonly #bucket: FrameBucket;
+  readonly #authTimer: NodeJS.Timeout;
+  #phase: Phase = "waiting";
+  #queue: ClientFrame[] = [];
+  #authAttempts = 0;
+  #session: Session | null = null;
+  #user: PublicUser | null = null;
+  #expiresAtMs = 0;
+  #renewing = false;
+
+  constructor(init: ConnectionInit) {
+    this.#options = init.options;
+    this.#registry = init.registry;
+    this.#transport = init.transport;
+    this.#bucket = new FrameBucket({
+      perSecond: init.options.framesPerSecond,
+      burst: init.options.frameBurst,
+    });
+    this.#authTimer = setTimeout(() => {
+      this.end(new TesseraError("auth_timeout", "Authenticate within the time allowed after connecting."));
+    }, init.options.authTimeoutMs);
+    this.#authTimer.unref();
+  }
+
+  get isReady(): boolean {
+    return this.#phase === "ready";
+  }
+
+  get isClosed(): boolean {
+    return this.#phase === "closed";
+  }
+
+  /** The third way in, WebSocket only: a session token from the upgrade request's Bearer header. */
+  authenticateWithToken(token: string): void {
+    void this.#authenticate({ type: "auth", token });
+  }
+
+  /** One frame's text from the peer. */
+  receive(text: string): void {
+    if (this.#phase === "closed") return;
+    const verdict = this.#bucket.take();
+    if (verdict !== "accept") {
+      const error = new TesseraError("rate_limited", "Too many frames; slow down.", { retryAfterSeconds: 1 });
+      if (verdict === "abuse") this.end(error);
+      else this.#send(errorFrame(error));
+      return;
+    }
+    let frame: ClientFrame;
+    try {
+      frame = parseClientFrame(text);
+    } catch (error) {
+      this.end(toTesseraError(error));
+      return;
+    }
+    if (this.#phase === "authenticating") {
+      if (this.#queue.length >= MAX_QUEUED_FRAMES) {
+        this.end(new TesseraError("rate_limited", "Too many frames before authentication completed."));
+      } else this.#queue.push(frame);
+      return;
+    }
+    this.#dispatch(frame);
+  }
+
+  /** Called by the gateway every heartbeat: ends an expired session, renews one near its end. */
+  heartbeat(): void {
+    if (this.#phase !== "ready" || this.#renewing) return;
+    const now = this.#options.clock();
+    if (now >= this.#expiresAtMs) {
+      this.end(new TesseraError("token_expired", "The session has expired."));
+    } else if (this.#expiresAtMs - now <= this.#options.renewBeforeExpiryMs) {
+      void this.#renew();
+    }
+  }
+
+  /** The server ends the connection (revocation, a fatal frame, shutdown). Idempotent. */
+  end(error: TesseraError): void {
+    if (!this.#markClosed()) return;
+    this.#transport.end(error);
+  }
+
+  /** The transport closed underneath us (the peer left); nothing more is sent. */
+  dispose(): void {
+    this.#markClosed();
+  }
+
+  /** A fresher view of this connection's session (its data changed). */
+  updateSession(session: Session): void {
+    if (this.#phase !== "ready" || this.#session?.id !== session.id) return;
+    this.#session = session;
+    this.#expiresAtMs = Date.parse(session.expiresAt);
+  }
+
+  #markClosed(): boolean {
+    if (this.#phase === "closed") return false;
+    this.#phase = "closed";
+    clearTimeout(this.#authTimer);
+    this.#queue = [];
+    if (this.#session !== null) this.#registry.remove(this.#session.id, this);
+    return true;
+  }
+
+  #dispatch(frame: ClientFrame): void {
+    switch (frame.type) {
+      case "ping":
+        this.#send({ type: "pong" });
+        return;
+      case "auth":
+        if (this.#phase === "ready") {
+          this.#send(
+            errorFrame(new TesseraError("invalid_request", "This socket is already authenticated.")),
+          );
+        } else void this.#authenticate(frame);
+        return;
+      case "refresh":
+        if (this.#phase === "ready") void this.#refresh(frame.refreshToken);
+        else this.#send(errorFrame(notYet()));
+        return;
+      case "message":
+        if (this.#phase === "ready") this.#message(frame);
+        else this.#send(errorFrame(notYet(), frame.id));
+        return;
+      default:
+        frame satisfies never;
+    }
+  }
+
+  async #authenticate(frame: AuthFrame): Promise<void> {
+    this.#phase = "authenticating";
+    this.#authAttempts += 1;
+    try {
+      const validated =
+        "token" in frame ? await this.#validate(frame.token) : await this.#redeem(frame.refreshToken);
+      if (this.isClosed) return;
+      this.#becomeReady(validated);
+    } catch (caught) {
+      if (this.isClosed) return;
+      const error = this.#safe(caught, "authentication");
+      if (this.#authAttempts >= this.#options.maxAuthAttempts) {
+        this.end(error);
+        return;
+      }
+      this.#phase = "waiting";
+      this.#send(errorFrame(error));
+      this.#drain();
+    }
+  }
+
+  async #validate(token: string): Promise<ValidatedSession> {
+    const validated = await this.#options.tessera.validate(token);
+    if (validated.credential === "jwt" && !this.#options.acceptAccessJwt) {
+      throw new TesseraError("token_invalid", "Sockets take session tokens; upgrade the access token first.");
+    }
+    return validated;
+  }
+
+  /** A returning client's refresh token: spent, the new pair sent before `ready`. */
+  async #redeem(refreshToken: string): Promise<ValidatedSession> {
+    const pair = await this.#options.tessera.refresh(refreshToken);
+    if (this.#phase !== "closed") this.#sendTokens(pair);
+    // Our own, just-issued credential: a cache hit for a session token.
+    return this.#options.tessera.validate(pair.accessToken);
+  }
+
+  #becomeReady({ session, user }: ValidatedSession): void {
+    clearTimeout(this.#authTimer);
+    if (!this.#registry.add(session.id, this)) {
+      this.end(new TesseraError("token_revoked", "The session has ended."));
+      return;
+    }
+    this.#session = session;
+    this.#user = user;
+    this.#expiresAtMs = Date.parse(session.expiresAt);
+    this.#phase = "ready";
+    this.#send({ type: "ready", sessionId: session.id, userId: user.id, expiresAt: session.expiresAt });
+    this.#drain();
+  }
+
+  #drain(): void {
+    while (this.#queue.length > 0 && (this.#phase === "ready" || this.#phase === "waiting")) {
+      const next = this.#queue.shift();
+      if (next !== undefined) this.#dispatch(next);
+    }
+  }
+
+  #message(frame: Extract<ClientFrame, { type: "message" }>): void {
+    if (this.#options.clock() >= this.#expiresAtMs) {
+      this.end(new TesseraError("token_expired", "The session has expired."));
+      return;
+    }
+    const handler = this.#options.gates.get(frame.gate);
+    if (handler === undefined) {
+      this.#send(errorFrame(new TesseraError("not_found", "No such gate."), frame.id));
+      return;
+    }
+    void this.#runGate(handler, frame);
+  }
+
+  async #runGate(handler: GateHandler, frame: Extract<ClientFrame, { type: "message" }>): Promise<void> {
+    const session = this.#session;
+    const user = this.#user;
+    if (session === null || user === null) return;
+    let text: string;
+    try {
+      const data = await handler({ session, user, data: frame.data, connectionId: this.id });
+      // Serialised here so that a reply that is not JSON (a BigInt, a cycle) is the gate's error.
+      text = serialiseFrame({ type: "reply", id: frame.id, data: data ?? null });
+    } catch (caught) {
+      text = serialiseFrame(errorFrame(this.#safe(caught, `gate ${frame.gate}`), frame.id));
+    }
+    if (this.#phase === "ready") this.#transport.send(text);
+  }
+
+  async #refresh(refreshToken: string): Promise<void> {
+    try {
+      const pair = await this.#options.tessera.refresh(refreshToken);
+      if (this.#phase !== "ready") return;
+      if (pair.sessionId === this.#session?.id) this.#expiresAtMs = Date.parse(pair.refreshExpiration);
+      this.#sendTokens(pair);
+    } catch (caught) {
+      // Reuse of this session's token has already closed the socket through the registry.
+      if (this.#phase === "ready") this.#send(errorFrame(this.#safe(caught, "refresh")));
+    }
+  }
+
+  /** Seed 003: the server renews a session near its end and pushes the tokens unasked. */
+  async #renew(): Promise<void> {
+    const sessionId = this.#session?.id;
+    if (sessionId === undefined) return;
+    this.#renewing = true;
+    const { tessera, clock, renewBeforeExpiryMs } = this.#options;
+    try {
+      // The client may have refreshed over HTTP meanwhile; reissuing then would needlessly
+      // supersede the refresh token it holds.
+      const current = await tessera.getSession(sessionId);
+      if (this.#phase !== "ready") return;
+      if (current === null) throw new TesseraError("token_revoked", "The session has ended.");
+      this.updateSession(current);
+      if (this.#expiresAtMs - clock() > renewBeforeExpiryMs) return;
+      const pair = await tessera.reissue(sessionId);
+      if (this.#phase !== "ready") return;
+      this.#expiresAtMs = Date.parse(pair.refreshExpiration);
+      this.#sendTokens(pair);
+    } catch (caught) {
+      const error = this.#safe(caught, "renew");
+      if (error.code === "token_revoked" || error.code === "token_expired") this.end(error);
+      // Anything else (the store is down): try again at the next heartbeat.
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
+  #sendTokens(pair: TokenPair): void {
+    this.#send({ type: "tokens", ...pair });
+  }
+
+  #send(frame: ServerFrame): void {
+    if (this.#phase !== "closed") this.#transport.send(serialiseFrame(frame));
+  }
+
+  /** A client-safe error; what is not a `TesseraError` goes to the log with its stack. */
+  #safe(caught: unknown, context: string): TesseraError {
+    const error = toTesseraError(caught);
+    if (error.code === "internal_error") {
+      const cause = error.cause ?? caught;
+      this.#options.log.error(
+        {
+          connectionId: this.id,
+          context,
+          error: cause instanceof Error ? (cause.stack ?? cause.message) : String(cause),
+        },
+        "socket operation failed",
+      );
+    }
+    return error;
+  }
+}
+
+function notYet(): TesseraError {
+  return new TesseraError("forbidden", "Authenticate first.");
+}

@@ -1,0 +1,113 @@
+/**
+ * The socket protocol's frames (contract "Socket protocol"), shared by the WebSocket and
+ * TCP gateways: `parseClientFrame` turns one text frame into a typed `ClientFrame` or
+ * throws a `TesseraError` with code `invalid_request` saying precisely what is wrong, and
+ * `serialiseFrame` writes a `ServerFrame`.
+ *
+ * Parsing never throws anything else, whatever the bytes (property-tested): a client's
+ * mistake must end as a 4400 close or an `error` frame, never as a crashed connection.
+ * Unknown fields are ignored so that clients may send fields a later version understands.
+ * Error messages name fields, never their values: an `auth` frame carries a credential.
+ */
+
+import type { JsonValue, TokenPair } from "../../engine/types.js";
+import { TesseraError } from "../../errors.js";
+
+/** Longer than any token Tessera issues; a longer one is refused before it reaches the engine. */
+const MAX_TOKEN_LENGTH = 8192;
+/** Gate names and client message ids are labels, not payloads. */
+export const MAX_LABEL_LENGTH = 128;
+
+export type ClientFrame =
+  | { readonly type: "auth"; readonly token: string }
+  | { readonly type: "auth"; readonly refreshToken: string }
+  | { readonly type: "refresh"; readonly refreshToken: string }
+  | { readonly type: "ping" }
+  | { readonly type: "message"; readonly gate: string; readonly id: string; readonly data: JsonValue };
+
+export type ServerFrame =
+  | {
+      readonly type: "ready";
+      readonly sessionId: string;
+      readonly userId: number;
+      readonly expiresAt: string;
+    }
+  | ({ readonly type: "tokens" } & TokenPair)
+  | { readonly type: "pong" }
+  | { readonly type: "reply"; readonly id: string; readonly data: JsonValue }
+  | { readonly type: "error"; readonly code: string; readonly message: string; readonly id?: string };
+
+function malformed(message: string): TesseraError {
+  return new TesseraError("invalid_request", `Malformed frame: ${message}.`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function token(frame: Record<string, unknown>, field: "token" | "refreshToken"): string {
+  const value = frame[field];
+  if (typeof value !== "string" || value.length === 0)
+    throw malformed(`"${field}" must be a non-empty string`);
+  if (value.length > MAX_TOKEN_LENGTH) throw malformed(`"${field}" is too long`);
+  return value;
+}
+
+function label(frame: Record<string, unknown>, field: "gate" | "id"): string {
+  const value = frame[field];
+  if (typeof value !== "string" || value.length === 0)
+    throw malformed(`"${field}" must be a non-empty string`);
+  if (value.length > MAX_LABEL_LENGTH) throw malformed(`"${field}" is longer than ${MAX_LABEL_LENGTH}`);
+  return value;
+}
+
+/** Parses one frame's text. Throws only `TesseraError("invalid_request")`. */
+export function parseClientFrame(text: string): ClientFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw malformed("not valid JSON");
+  }
+  if (!isRecord(value)) throw malformed("a frame must be a JSON object");
+  const type = value.type;
+  switch (type) {
+    case "auth": {
+      const hasToken = value.token !== undefined;
+      const hasRefresh = value.refreshToken !== undefined;
+      if (hasToken === hasRefresh) throw malformed('"auth" needs exactly one of "token" or "refreshToken"');
+      return hasToken
+        ? { type, token: token(value, "token") }
+        : { type, refreshToken: token(value, "refreshToken") };
+    }
+    case "refresh":
+      return { type, refreshToken: token(value, "refreshToken") };
+    case "ping":
+      return { type };
+    case "message":
+      // JSON.parse only produces JSON values, so `data` needs no further check.
+      return {
+        type,
+        gate: label(value, "gate"),
+        id: label(value, "id"),
+        data: (value.data ?? null) as JsonValue,
+      };
+    default:
+      throw malformed(
+        typeof type === "string"
+          ? "unknown frame type"
+          : '"type" must be one of auth, refresh, ping, message',
+      );
+  }
+}
+
+export function serialiseFrame(frame: ServerFrame): string {
+  return JSON.stringify(frame);
+}
+
+/** The `error` frame for a `TesseraError` (its message is written for clients and never holds a secret). */
+export function errorFrame(error: TesseraError, id?: string): ServerFrame {
+  return id === undefined
+    ? { type: "error", code: error.code, message: error.message }
+    : { type: "error", code: error.code, message: error.message, id };
+}

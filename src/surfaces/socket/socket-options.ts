@@ -1,0 +1,87 @@
+/**
+ * The options both gateways share (limits, timeouts, heartbeat), with their defaults, and
+ * their resolution into the plain numbers a `Connection` reads.
+ */
+import type { Tessera } from "../../engine/tessera.js";
+import type { GateRegistry } from "./gates.js";
+
+/** Where the gateways log what a client must not see (a gate's stack). pino's `error(obj, msg)` fits. */
+export interface SocketLogger {
+  error(details: Record<string, unknown>, message: string): void;
+}
+
+export interface SocketOptions {
+  readonly tessera: Tessera;
+  readonly gates: GateRegistry;
+  /** Time from connecting to `ready` before closing with `auth_timeout`. @default 5000 */
+  readonly authTimeoutMs?: number;
+  /** Accept access JWTs as socket credentials (the contract asks for an upgrade first). @default false */
+  readonly acceptAccessJwt?: boolean;
+  /** Largest frame (a WebSocket message, a TCP line) in bytes. @default 65536 */
+  readonly maxFrameBytes?: number;
+  /** Sustained frames per second per socket. @default 100 */
+  readonly framesPerSecond?: number;
+  /** Frames a socket may send in a burst. @default 2 × framesPerSecond */
+  readonly frameBurst?: number;
+  /** Failed `auth` attempts before the socket is closed; the contract's behaviour is 1. @default 1 */
+  readonly maxAuthAttempts?: number;
+  /** Heartbeat period: liveness checks, session expiry checks and token renewal. @default 30000 */
+  readonly heartbeatIntervalMs?: number;
+  /** Push fresh tokens at a heartbeat when the session has less than this left. @default 10% of the session lifetime */
+  readonly renewBeforeExpiryMs?: number;
+  /** Open connections (authenticated or not) per gateway; more are refused with `unavailable`. @default 10000 */
+  readonly maxConnections?: number;
+  /** Milliseconds since the epoch, for session expiry; must match the engine's clock. @default Date.now */
+  readonly clock?: () => number;
+  /** @default stderr */
+  readonly log?: SocketLogger;
+}
+
+export interface ResolvedSocketOptions {
+  readonly tessera: Tessera;
+  readonly gates: GateRegistry;
+  readonly authTimeoutMs: number;
+  readonly acceptAccessJwt: boolean;
+  readonly maxFrameBytes: number;
+  readonly framesPerSecond: number;
+  readonly frameBurst: number;
+  readonly maxAuthAttempts: number;
+  readonly heartbeatIntervalMs: number;
+  readonly renewBeforeExpiryMs: number;
+  readonly maxConnections: number;
+  readonly clock: () => number;
+  readonly log: SocketLogger;
+}
+
+const stderrLogger: SocketLogger = {
+  error(details, message) {
+    console.error(`tessera socket: ${message}`, details);
+  },
+};
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number`);
+  return value;
+}
+
+export function resolveSocketOptions(options: SocketOptions): ResolvedSocketOptions {
+  const framesPerSecond = positive("framesPerSecond", options.framesPerSecond ?? 100);
+  return {
+    tessera: options.tessera,
+    gates: options.gates,
+    authTimeoutMs: positive("authTimeoutMs", options.authTimeoutMs ?? 5000),
+    acceptAccessJwt: options.acceptAccessJwt ?? false,
+    maxFrameBytes: positive("maxFrameBytes", options.maxFrameBytes ?? 64 * 1024),
+    framesPerSecond,
+    frameBurst: positive("frameBurst", options.frameBurst ?? framesPerSecond * 2),
+    maxAuthAttempts: positive("maxAuthAttempts", options.maxAuthAttempts ?? 1),
+    heartbeatIntervalMs: positive("heartbeatIntervalMs", options.heartbeatIntervalMs ?? 30_000),
+    renewBeforeExpiryMs: positive(
+      "renewBeforeExpiryMs",
+      options.renewBeforeExpiryMs ?? options.tessera.options.sessionTtlMs / 10,
+    ),
+    maxConnections: positive("maxConnections", options.maxConnections ?? 10_000),
+    clock: options.clock ?? Date.now,
+    log: options.log ?? stderrLogger,
+  };
+}

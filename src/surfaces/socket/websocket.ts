@@ -1,0 +1,146 @@
+/**
+ * `attachWebSocketGateway`: the socket protocol over WebSocket (`ws`, one frame per text
+ * message) on an existing HTTP server, at `path` (default `/ws`). It answers only the
+ * `upgrade` events for its path and leaves every other upgrade to whoever else listens.
+ *
+ * Thin by design: the protocol lives in `Connection`; this file moves text, maps the
+ * ending error to a close code (`close-codes.ts`), takes a Bearer session token from the
+ * upgrade request, and runs the heartbeat — a WebSocket ping each interval, a peer that
+ * did not answer the previous one is terminated — which also drives session renewal.
+ *
+ * ```ts
+ * const server = http.createServer(handler);
+ * const gateway = attachWebSocketGateway({ server, tessera, gates });
+ * server.listen(3000);
+ * ```
+ */
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { TesseraError } from "../../errors.js";
+import { GOING_AWAY, WEBSOCKET_CLOSE_CODE } from "./close-codes.js";
+import { Connection } from "./connection.js";
+import { ConnectionRegistry } from "./registry.js";
+import { resolveSocketOptions, type SocketOptions } from "./socket-options.js";
+
+export interface WebSocketGatewayOptions extends SocketOptions {
+  readonly server: Server;
+  /** @default "/ws" */
+  readonly path?: string;
+}
+
+export interface WebSocketGateway {
+  /** Closes every socket (1001) and detaches from the HTTP server; the server itself stays up. */
+  close(): Promise<void>;
+  /** Open WebSockets, authenticated or not. */
+  connections(): number;
+}
+
+/** How long `close()` waits for peers to acknowledge the close before cutting them off. */
+const CLOSE_GRACE_MS = 1000;
+
+export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSocketGateway {
+  const resolved = resolveSocketOptions(options);
+  const path = options.path ?? "/ws";
+  const registry = new ConnectionRegistry(resolved.tessera);
+  // Compression is off: it costs memory per socket and invites compression-ratio attacks.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: resolved.maxFrameBytes,
+    perMessageDeflate: false,
+  });
+  const live = new Map<WebSocket, { connection: Connection; alive: boolean }>();
+
+  function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (pathOf(request) !== path) return;
+    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, request));
+  }
+
+  function onConnection(ws: WebSocket, request: IncomingMessage): void {
+    if (live.size >= resolved.maxConnections) {
+      ws.close(WEBSOCKET_CLOSE_CODE.unavailable, "unavailable");
+      return;
+    }
+    const connection = new Connection({
+      options: resolved,
+      registry,
+      transport: {
+        send: (text) => ws.send(text),
+        end: (error) => ws.close(WEBSOCKET_CLOSE_CODE[error.code], error.code),
+      },
+    });
+    const entry = { connection, alive: true };
+    live.set(ws, entry);
+    ws.on("message", (data: RawData, isBinary: boolean) => {
+      if (isBinary) connection.end(new TesseraError("invalid_request", "Frames are text messages."));
+      else connection.receive(rawText(data));
+    });
+    ws.on("pong", () => {
+      entry.alive = true;
+    });
+    // `ws` has already closed with 1009 (oversized) or 1002 (protocol) when it reports an error.
+    ws.on("error", () => connection.dispose());
+    ws.on("close", () => {
+      connection.dispose();
+      live.delete(ws);
+    });
+    const bearer = bearerToken(request);
+    if (bearer !== null) connection.authenticateWithToken(bearer);
+  }
+
+  const heartbeat = setInterval(() => {
+    for (const [ws, entry] of live) {
+      if (!entry.alive) {
+        entry.connection.dispose();
+        ws.terminate();
+        continue;
+      }
+      entry.alive = false;
+      ws.ping();
+      entry.connection.heartbeat();
+    }
+  }, resolved.heartbeatIntervalMs);
+  heartbeat.unref();
+
+  options.server.on("upgrade", onUpgrade);
+
+  return {
+    connections: () => live.size,
+    async close() {
+      clearInterval(heartbeat);
+      options.server.off("upgrade", onUpgrade);
+      registry.close();
+      const closed = [...live.keys()].map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            if (ws.readyState === WebSocket.CLOSED) return resolve();
+            ws.once("close", () => resolve());
+            live.get(ws)?.connection.dispose();
+            ws.close(GOING_AWAY, "server_shutdown");
+            setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+          }),
+      );
+      await Promise.all(closed);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+function pathOf(request: IncomingMessage): string {
+  const url = request.url ?? "/";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
+function bearerToken(request: IncomingMessage): string | null {
+  const header = request.headers.authorization;
+  if (header === undefined) return null;
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
+  return data.toString("utf8");
+}
