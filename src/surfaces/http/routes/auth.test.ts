@@ -228,6 +228,38 @@ describe("POST /auth/upgrade", () => {
     expect(response.statusCode).toBe(200);
   });
 
+  it("takes an empty JSON object or null as no body, as generic HTTP clients send them", async () => {
+    for (const payload of ["{}", "null", ""]) {
+      const { pair } = await httpLogin(t.app);
+      const response = await t.app.inject({
+        method: "POST",
+        url: "/auth/upgrade",
+        headers: { ...bearer(pair.accessToken), "content-type": "application/json" },
+        payload,
+      });
+      expect(response.statusCode, `body ${JSON.stringify(payload)}`).toBe(200);
+      expect(body<TokenPair>(response).tokenType).toBe("session");
+    }
+  });
+
+  it("refuses an unknown body field with invalid_request, upgrading nothing", async () => {
+    const { pair } = await httpLogin(t.app);
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/auth/upgrade",
+      headers: bearer(pair.accessToken),
+      payload: { tokne: pair.accessToken },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(errorCode(response)).toBe("invalid_request");
+    const still = await t.app.inject({
+      method: "GET",
+      url: "/auth/session",
+      headers: bearer(pair.accessToken),
+    });
+    expect(body<{ session: { tokenType: string } }>(still).session.tokenType).toBe("jwt");
+  });
+
   it("refuses a body naming a different JWT with invalid_request, upgrading neither", async () => {
     const first = await httpLogin(t.app);
     const second = await httpLogin(t.app);

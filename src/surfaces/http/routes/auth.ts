@@ -25,9 +25,12 @@ const registerBody = z
 
 const refreshBody = z.object({ refreshToken: z.string().min(1).max(8192) }).strict();
 
-/** Upgrade takes its JWT from the Bearer header; a body may name the same token (seed 000). */
+/**
+ * Upgrade takes its JWT from the Bearer header; a body may name the same token (seed 000).
+ * No body, `null` and `{}` all mean "the Bearer token".
+ */
 const upgradeBody = z
-  .object({ token: z.string().min(1).max(8192) })
+  .object({ token: z.string().min(1).max(8192).optional() })
   .strict()
   .nullish();
 
