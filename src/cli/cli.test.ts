@@ -72,6 +72,44 @@ describe("tessera keys", () => {
     expect(after.find((key) => key.kid === first[0]?.kid)?.status).toBe("retired");
   });
 
+  it("a rotation from the CLI reaches a running server: it signs with the new key at once", async () => {
+    await cli(["users", "add", "hero", "--password-stdin"], { env, stdin: "secret123" });
+    let server: RunningServer | undefined;
+    await cli(["serve", "--port", "0"], { env, serve: { onStarted: (started) => (server = started) } });
+    if (server === undefined) throw new Error("server did not start");
+    const url = server.urls.http;
+    const kidOfNewLogin = async (): Promise<string> => {
+      const response = await fetch(`${url}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "hero", password: "secret123" }),
+      });
+      const { accessToken } = (await response.json()) as { accessToken: string };
+      const header = JSON.parse(Buffer.from(accessToken.split(".")[0] ?? "", "base64url").toString());
+      return (header as { kid: string }).kid;
+    };
+    try {
+      const before = await kidOfNewLogin();
+      const rotated = await cli(["keys", "rotate"], { env });
+      const kid = /New active signing key (\S+)\./.exec(rotated.out)?.[1];
+      expect(kid).toBeDefined();
+      expect(kid).not.toBe(before);
+      // The server hears of the rotation through the store's event feed (polled).
+      let signedWith = before;
+      for (let i = 0; i < 100 && signedWith !== kid; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        signedWith = await kidOfNewLogin();
+      }
+      expect(signedWith).toBe(kid);
+      const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as {
+        keys: { kid: string }[];
+      };
+      expect(jwks.keys.map((key) => key.kid).sort()).toEqual([before, kid].sort());
+    } finally {
+      await server.close();
+    }
+  });
+
   it("generates a PEM private key or an HMAC secret without touching a database", async () => {
     const ed = await cli(["keys", "generate"], { env: {} });
     expect(ed.out).toMatch(/^-----BEGIN PRIVATE KEY-----/);

@@ -78,9 +78,19 @@ export class KeyRing {
   /** Reloads stored keys when a `kid` is unknown, rate-limited. True if it reloaded. */
   async reloadIfStale(now: number): Promise<boolean> {
     if (this.configured || now - this.#lastReload < RELOAD_INTERVAL_MS) return false;
-    this.#lastReload = now;
-    this.#keys = await loadKeys(this.store);
+    await this.reload(now);
     return true;
+  }
+
+  /**
+   * Reads the stored keys again: the store said they changed (another process rotated, e.g.
+   * `tessera keys rotate`), so the active key may no longer be ours to sign with.
+   */
+  async reload(now: number): Promise<void> {
+    if (this.configured) return;
+    this.#lastReload = now;
+    const keys = await loadKeys(this.store);
+    if (keys.length > 0) this.#keys = keys;
   }
 
   /** The public JWKS: asymmetric keys still inside their verification window. */

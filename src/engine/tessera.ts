@@ -305,6 +305,9 @@ export class Tessera {
       case "denied":
         ctx.denylist.add(event.entry);
         return;
+      case "keys_changed":
+        ctx.keys.reload(ctx.now()).catch((error: unknown) => ctx.reportError(error, "signing key reload"));
+        return;
       default:
         event satisfies never;
     }

@@ -961,6 +961,21 @@ export function describeSessionStoreConformance(name: string, open: () => Promis
       });
     });
 
+    describe("signing key events", () => {
+      it("saving or deleting a signing key emits keys_changed, so other nodes reload their keys", async () => {
+        const listener = listen(store);
+        const key = signingKey();
+        await store.saveSigningKey(key);
+        await waitForEvent(listener.events, (event) => event.kind === "keys_changed");
+        listener.events.length = 0;
+        await store.deleteSigningKey(key.kid);
+        expect(await waitForEvent(listener.events, (event) => event.kind === "keys_changed")).toEqual({
+          kind: "keys_changed",
+        });
+        listener.stop();
+      });
+    });
+
     describe("maintenance", () => {
       it("purgeExpired removes what is past keeping, counts it and keeps the rest", async () => {
         const user = await addUser();

@@ -178,7 +178,9 @@ export type StoreEvent =
       readonly reason: string;
     }
   | { readonly kind: "session_updated"; readonly sessionId: string }
-  | { readonly kind: "denied"; readonly entry: DenylistEntry };
+  | { readonly kind: "denied"; readonly entry: DenylistEntry }
+  /** A signing key was saved or deleted (a rotation, perhaps by `tessera keys rotate`). */
+  | { readonly kind: "keys_changed" };
 
 export interface StoreEventFeed {
   /** Calls `listener` for every event, from this process or others sharing the store. */

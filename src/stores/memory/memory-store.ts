@@ -394,11 +394,12 @@ export class MemoryStore implements SessionStore {
       }
     }
     this.#signingKeys.set(key.kid, { ...key });
+    this.#feed.emit([{ kind: "keys_changed" }]);
   }
 
   async deleteSigningKey(kid: string): Promise<void> {
     this.#assertOpen();
-    this.#signingKeys.delete(kid);
+    if (this.#signingKeys.delete(kid)) this.#feed.emit([{ kind: "keys_changed" }]);
   }
 
   // Maintenance

@@ -203,6 +203,8 @@ export function eventFromRow(row: EventRow): StoreEvent | null {
         ? { kind: "denied", entry: { id: e.id, expiresAt: e.expiresAt } }
         : null;
     }
+    case "keys_changed":
+      return { kind: "keys_changed" };
     default:
       return null;
   }

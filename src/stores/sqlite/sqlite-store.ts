@@ -331,15 +331,18 @@ export class SqliteStore implements SessionStore {
 
   async saveSigningKey(key: SigningKeyRecord): Promise<void> {
     this.#assertOpen();
-    this.#write(() => {
+    this.#write((pending) => {
       this.#stmt.saveSigningKey.run(key);
       if (key.retiredAt === null) this.#stmt.retireOtherKeys.run(key.createdAt, key.kid);
+      this.#record({ kind: "keys_changed" }, pending);
     });
   }
 
   async deleteSigningKey(kid: string): Promise<void> {
     this.#assertOpen();
-    this.#stmt.deleteSigningKey.run(kid);
+    this.#write((pending) => {
+      if (this.#stmt.deleteSigningKey.run(kid).changes > 0) this.#record({ kind: "keys_changed" }, pending);
+    });
   }
 
   // Maintenance
