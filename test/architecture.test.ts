@@ -28,7 +28,8 @@ function layerOf(path: string): string {
   const rel = relative(SRC, path).split("\\").join("/");
   if (rel === "errors.ts") return "errors";
   if (rel === "index.ts") return "index";
-  if (rel === "stores/session-store.ts") return "stores/interface";
+  // The interface, and the listener set every store's event feed is built on.
+  if (rel === "stores/session-store.ts" || rel === "stores/event-listeners.ts") return "stores/interface";
   if (rel === "stores/conformance.ts") return "stores/conformance";
   const [top, second] = rel.split("/");
   if (top === "stores" || top === "surfaces") return `${top}/${second?.replace(/\.ts$/, "")}`;

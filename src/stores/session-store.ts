@@ -169,6 +169,13 @@ export interface DenylistEntry {
   readonly expiresAt: number;
 }
 
+/**
+ * Revoked and expired sessions, spent refresh tokens and used links are kept this long after
+ * they end, so that a late caller gets a precise answer (`token_revoked`, `link_used`) rather
+ * than `token_invalid`.
+ */
+export const RETENTION_MS = 24 * 60 * 60 * 1000;
+
 /** What changed, told to every engine sharing the store so caches and sockets follow. */
 export type StoreEvent =
   | {
@@ -279,7 +286,10 @@ export interface SessionStore {
   saveSigningKey(key: SigningKeyRecord): Promise<void>;
   deleteSigningKey(kid: string): Promise<void>;
 
-  /** Deletes expired sessions, tokens, links, nonces and denylist entries. Returns rows removed. */
+  /**
+   * Deletes expired nonces and denylist entries, and sessions, refresh tokens and links that
+   * ended more than `RETENTION_MS` ago. Returns rows removed.
+   */
   purgeExpired(now: number): Promise<number>;
   /** A cheap round trip to the database, for `/healthz`. */
   ping(): Promise<void>;

@@ -10,6 +10,7 @@
  * current because there is nothing that could have been missed.
  */
 
+import { EventListeners } from "../event-listeners.js";
 import type {
   ConsumeLinkOutcome,
   CreateSessionInput,
@@ -31,9 +32,7 @@ import type {
   UpgradeSessionInput,
   UserRecord,
 } from "../session-store.js";
-
-/** Revoked and expired sessions (and used links) are kept this long so late callers get a precise answer. */
-const RETENTION_MS = 24 * 60 * 60 * 1000;
+import { RETENTION_MS } from "../session-store.js";
 
 interface StoredRefreshToken extends NewRefreshToken {
   readonly spentAt: number | null;
@@ -53,32 +52,9 @@ function isLive(session: SessionRecord, now: number): boolean {
   return session.revokedAt === null && session.expiresAt > now;
 }
 
-class MemoryEventFeed implements StoreEventFeed {
-  readonly #listeners = new Set<(event: StoreEvent) => void>();
-
-  subscribe(listener: (event: StoreEvent) => void): () => void {
-    // Wrapped so that subscribing one function twice gives two independent subscriptions.
-    const wrapped = (event: StoreEvent): void => listener(event);
-    this.#listeners.add(wrapped);
-    return () => {
-      this.#listeners.delete(wrapped);
-    };
-  }
-
+class MemoryEventFeed extends EventListeners implements StoreEventFeed {
   isCurrent(): boolean {
     return true;
-  }
-
-  emit(events: readonly StoreEvent[]): void {
-    for (const event of events) {
-      for (const listener of [...this.#listeners]) {
-        // A broken listener must neither hide the event from the others nor make the
-        // store operation, which has already happened, look as if it failed.
-        try {
-          listener(event);
-        } catch {}
-      }
-    }
   }
 }
 

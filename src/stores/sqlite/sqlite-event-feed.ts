@@ -9,6 +9,7 @@
  * commit order and "seq > last seen" never skips a row that commits late.
  */
 
+import { EventListeners } from "../event-listeners.js";
 import type { StoreEvent, StoreEventFeed } from "../session-store.js";
 import { type EventRow, eventFromRow } from "./sqlite-rows.js";
 import type { Statements } from "./sqlite-statements.js";
@@ -17,7 +18,7 @@ const POLL_BATCH = 500;
 
 export class SqliteEventFeed implements StoreEventFeed {
   readonly #statements: Pick<Statements, "eventsAfter" | "lastEventSeq">;
-  readonly #listeners = new Set<(event: StoreEvent) => void>();
+  readonly #listeners = new EventListeners();
   readonly #timer: NodeJS.Timeout;
   readonly #staleAfterMs: number;
   /** Seqs of rows this process wrote and already emitted, for the poll to skip. */
@@ -38,12 +39,7 @@ export class SqliteEventFeed implements StoreEventFeed {
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {
-    // Wrapped so that subscribing one function twice gives two independent subscriptions.
-    const wrapped = (event: StoreEvent): void => listener(event);
-    this.#listeners.add(wrapped);
-    return () => {
-      this.#listeners.delete(wrapped);
-    };
+    return this.#listeners.subscribe(listener);
   }
 
   isCurrent(): boolean {
@@ -53,7 +49,7 @@ export class SqliteEventFeed implements StoreEventFeed {
   /** Emits the events of a transaction this process has just committed. */
   emitCommitted(seqs: readonly number[], events: readonly StoreEvent[]): void {
     for (const seq of seqs) this.#localSeqs.add(seq);
-    this.#emit(events);
+    this.#listeners.emit(events);
   }
 
   /** Reads and emits the rows written since the last poll. Never throws: it runs on a timer. */
@@ -67,7 +63,7 @@ export class SqliteEventFeed implements StoreEventFeed {
           this.#lastSeq = row.seq;
           if (this.#localSeqs.delete(row.seq)) continue;
           const event = eventFromRow(row);
-          if (event !== null) this.#emit([event]);
+          if (event !== null) this.#listeners.emit([event]);
         }
       } while (rows.length === POLL_BATCH && !this.#stopped);
       this.#lastPollAt = Date.now();
@@ -81,17 +77,5 @@ export class SqliteEventFeed implements StoreEventFeed {
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#timer);
-  }
-
-  #emit(events: readonly StoreEvent[]): void {
-    for (const event of events) {
-      for (const listener of [...this.#listeners]) {
-        // A broken listener must neither hide the event from the others nor crash the poll
-        // timer or fail a write that has already committed.
-        try {
-          listener(event);
-        } catch {}
-      }
-    }
   }
 }

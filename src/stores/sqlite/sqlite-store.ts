@@ -32,6 +32,7 @@ import type {
   UpgradeSessionInput,
   UserRecord,
 } from "../session-store.js";
+import { RETENTION_MS } from "../session-store.js";
 import { migrate } from "./migrations.js";
 import { SqliteEventFeed } from "./sqlite-event-feed.js";
 import {
@@ -55,8 +56,6 @@ export interface SqliteStoreOptions {
   readonly pollIntervalMs?: number;
 }
 
-/** Revoked and expired sessions (and old links) are kept this long so late callers get a precise answer. */
-const RETENTION_MS = 24 * 60 * 60 * 1000;
 /** Events are only needed until every process has polled them; an hour is ample. */
 const EVENT_RETENTION_MS = 60 * 60 * 1000;
 
