@@ -1,14 +1,15 @@
 /**
- * Running a provider without starting a session: the first half of `loginWith`. A plugin
- * uses it when proving who someone is should produce something other than a token pair —
- * seed 001's partner request answered with a pre-authenticated link (`issueLink` with the
- * result's user, data and the provider's name).
+ * Running a named provider. `loginWith` starts a session from its result
+ * (`POST /auth/login/:provider`); `authenticateWith` stops before that, for a plugin whose
+ * answer to a proven identity is something other than a token pair — seed 001's partner
+ * request answered with a pre-authenticated link (`issueLink` with the result's user, data
+ * and the provider's name).
  */
 import { TesseraError } from "../errors.js";
 import type { EngineContext } from "./context.js";
-import { providerContext } from "./login.js";
+import { providerContext, startSession } from "./login.js";
 import { type ProviderResult, parseProviderInput } from "./providers.js";
-import type { RequestMetadata } from "./types.js";
+import type { RequestMetadata, TokenPair } from "./types.js";
 
 export interface Authenticated extends ProviderResult {
   /** The provider's own name (an alias resolves to it). */
@@ -26,4 +27,22 @@ export async function authenticateWith(
   const input = parseProviderInput(provider, body);
   const result = await provider.authenticate(input, providerContext(ctx, metadata));
   return { ...result, provider: provider.name };
+}
+
+/** Logs in through a named provider: its result becomes a new session. */
+export async function loginWith(
+  ctx: EngineContext,
+  providerName: string,
+  body: unknown,
+  metadata: RequestMetadata = {},
+): Promise<TokenPair> {
+  const result = await authenticateWith(ctx, providerName, body, metadata);
+  return startSession(ctx, {
+    user: result.user,
+    deviceId: result.deviceId ?? null,
+    metadata,
+    provider: result.provider,
+    ...(result.data === undefined ? {} : { data: result.data }),
+    ...(result.tokenType === undefined ? {} : { tokenType: result.tokenType }),
+  });
 }

@@ -16,7 +16,7 @@ import {
   revokeSessions,
   tokenPair,
 } from "./context.js";
-import { type ProviderContext, parseProviderInput } from "./providers.js";
+import type { ProviderContext } from "./providers.js";
 import { toPublicSession } from "./session-cache.js";
 import type { LoginInput, PublicUser, RequestMetadata, StartSessionInput, TokenPair } from "./types.js";
 
@@ -60,27 +60,6 @@ export async function verifyPassword(
   }
   ctx.throttle?.success(throttleKey);
   return publicUser(user);
-}
-
-/** Logs in through a named provider (`POST /auth/login/:provider`). */
-export async function loginWith(
-  ctx: EngineContext,
-  providerName: string,
-  body: unknown,
-  metadata: RequestMetadata = {},
-): Promise<TokenPair> {
-  const provider = ctx.providers.get(providerName);
-  if (provider === undefined) throw new TesseraError("not_found", "No such login provider.");
-  const input = parseProviderInput(provider, body);
-  const result = await provider.authenticate(input, providerContext(ctx, metadata));
-  return startSession(ctx, {
-    user: result.user,
-    deviceId: result.deviceId ?? null,
-    metadata,
-    provider: provider.name,
-    ...(result.data === undefined ? {} : { data: result.data }),
-    ...(result.tokenType === undefined ? {} : { tokenType: result.tokenType }),
-  });
 }
 
 export function providerContext(ctx: EngineContext, metadata: RequestMetadata): ProviderContext {

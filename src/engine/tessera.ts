@@ -15,7 +15,7 @@ import { PasswordHasher } from "../passwords/password-hasher.js";
 import { normaliseUsername } from "../passwords/username.js";
 import type { JsonValue, SessionStore } from "../stores/session-store.js";
 import type { AccessClaims } from "../tokens/jwt.js";
-import { type Authenticated, authenticateWith } from "./authenticate.js";
+import { type Authenticated, authenticateWith, loginWith } from "./authenticate.js";
 import { type EngineContext, type EngineEvent, fromStore, publicUser } from "./context.js";
 import { Denylist } from "./denylist.js";
 import { type HookHandler, type HookName, Hooks } from "./hooks.js";
@@ -29,7 +29,7 @@ import {
   type RedeemedLink,
   redeemLink,
 } from "./links.js";
-import { login, loginWith, startSession } from "./login.js";
+import { login, startSession } from "./login.js";
 import { type ResolvedOptions, resolveOptions, type TesseraOptions } from "./options.js";
 import { type MountedPluginRoute, PluginRegistry, type TesseraPlugin } from "./plugins.js";
 import { type AuthProvider, ProviderRegistry, passwordProvider } from "./providers.js";
