@@ -144,8 +144,19 @@ export async function revokeSessions(
 }
 
 /**
+ * Fixes the claims that would otherwise differ between two signings of one session's access
+ * JWT, so that a refresh replayed inside the grace window re-creates the same token.
+ */
+export interface AccessIssue {
+  readonly jti: string;
+  /** Milliseconds since the epoch: the JWT's `iat`, and where its lifetime counts from. */
+  readonly issuedAt: number;
+}
+
+/**
  * The token pair for a session: its session token when upgraded, else a fresh access JWT
- * (`sessionToken` is ignored for `jwt` sessions).
+ * (`sessionToken` is ignored for `jwt` sessions), signed now with a new `jti` unless
+ * `access` fixes both.
  */
 export async function tokenPair(
   ctx: EngineContext,
@@ -153,6 +164,7 @@ export async function tokenPair(
   user: PublicUser,
   refreshToken: string,
   sessionToken: string | null,
+  access?: AccessIssue,
 ): Promise<TokenPair> {
   let accessToken: string;
   let accessExpiresAt: number;
@@ -162,7 +174,7 @@ export async function tokenPair(
     accessToken = sessionToken;
     accessExpiresAt = record.expiresAt;
   } else {
-    const now = ctx.now();
+    const now = access?.issuedAt ?? ctx.now();
     const signed = await signAccessToken(ctx.keys.active(), {
       issuer: ctx.options.issuer,
       audience: ctx.options.audience,
@@ -173,6 +185,7 @@ export async function tokenPair(
       // An access token never outlives its session.
       ttlSeconds: Math.max(1, Math.floor(Math.min(ctx.options.accessTtlMs, record.expiresAt - now) / 1000)),
       metadata: ctx.options.jwtMetadata ? record.metadata : null,
+      ...(access === undefined ? {} : { jti: access.jti }),
     });
     accessToken = signed.token;
     accessExpiresAt = signed.claims.exp * 1000;

@@ -56,6 +56,30 @@ describe("refresh", () => {
     await expect(tessera.validate(next.accessToken)).resolves.toBeTruthy();
   });
 
+  it("inside the grace window a JWT session's repeats get the same pair, access JWT included", async () => {
+    const { tessera, clock } = await makeEngine();
+    const { pair } = await loggedIn(tessera);
+    const [a, b] = await Promise.all([
+      tessera.refresh(pair.refreshToken),
+      tessera.refresh(pair.refreshToken),
+    ]);
+    clock.advance(9_000);
+    const retried = await tessera.refresh(pair.refreshToken);
+    expect(b).toEqual(a);
+    expect(retried).toEqual(a);
+    await expect(tessera.validate(retried.accessToken)).resolves.toMatchObject({ credential: "jwt" });
+  });
+
+  it("with a randomised signature (ES256) the repeated access JWT carries the same claims", async () => {
+    const { tessera } = await makeEngine({ jwt: { algorithm: "ES256" } });
+    const { pair } = await loggedIn(tessera);
+    const a = await tessera.refresh(pair.refreshToken);
+    const b = await tessera.refresh(pair.refreshToken);
+    const claims = (token: string) => token.split(".").slice(0, 2).join(".");
+    expect(claims(b.accessToken)).toBe(claims(a.accessToken));
+    expect({ ...b, accessToken: "" }).toEqual({ ...a, accessToken: "" });
+  });
+
   it("an old token shown after the grace window revokes the whole session with refresh_token_reused", async () => {
     const { tessera, clock } = await makeEngine();
     const { pair } = await loggedIn(tessera);

@@ -8,17 +8,28 @@
  * the *same* successor, which was sealed under a key derived from the presented token.
  * After the window, or once that successor has itself been used, the old token shown
  * again is reuse: the whole session is revoked and `refresh_token_reused` returned.
+ *
+ * The same successor *pair* (contract "Refresh-token reuse"), for a `jwt` session too: its
+ * access JWT is signed at rotation, after the sealing, so the seal keeps the JWT's `jti` and
+ * issue time instead, and a replay signs the identical claims again. EdDSA (the default),
+ * RS256 and HS* signatures are deterministic, so the replay is byte for byte the same
+ * token; ES256 and PS256 give another signature over the same claims — the same token to
+ * the denylist and to an upgrade, which both go by `jti`.
  */
+import { randomUUID } from "node:crypto";
 import { TesseraError } from "../errors.js";
-import type { SpentRefreshToken } from "../stores/session-store.js";
+import type { SessionRecord, SpentRefreshToken } from "../stores/session-store.js";
 import { digestToken, generateOpaqueToken, opaqueTokenProblem } from "../tokens/opaque.js";
 import { seal, unseal } from "../tokens/seal.js";
 import { cacheRecord, type EngineContext, fromStore, revokeSessions, tokenPair } from "./context.js";
-import type { TokenPair } from "./types.js";
+import type { PublicUser, TokenPair } from "./types.js";
 
 interface Successor {
   readonly refreshToken: string;
   readonly sessionToken: string;
+  /** The successor access JWT's `jti` and issue time (absent in seals made before they were kept). */
+  readonly accessJti?: string;
+  readonly issuedAt?: number;
 }
 
 export async function refresh(ctx: EngineContext, refreshToken: string): Promise<TokenPair> {
@@ -29,6 +40,8 @@ export async function refresh(ctx: EngineContext, refreshToken: string): Promise
   const successor: Successor = {
     refreshToken: generateOpaqueToken("refresh"),
     sessionToken: generateOpaqueToken("session"),
+    accessJti: randomUUID(),
+    issuedAt: now,
   };
   const expiresAt = now + ctx.options.sessionTtlMs;
   const outcome = await fromStore(
@@ -54,7 +67,7 @@ export async function refresh(ctx: EngineContext, refreshToken: string): Promise
       const entry = await cacheRecord(ctx, outcome.session);
       if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
       await ctx.hooks.run("refresh", { session: entry.session, user: entry.user });
-      return tokenPair(ctx, outcome.session, entry.user, successor.refreshToken, successor.sessionToken);
+      return successorPair(ctx, outcome.session, entry.user, successor);
     }
     default:
       return outcome satisfies never;
@@ -87,5 +100,16 @@ async function replay(
     throw new TesseraError("token_revoked", "The session has ended.");
   const entry = await cacheRecord(ctx, record);
   if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
-  return tokenPair(ctx, record, entry.user, successor.refreshToken, successor.sessionToken);
+  return successorPair(ctx, record, entry.user, successor);
+}
+
+function successorPair(
+  ctx: EngineContext,
+  record: SessionRecord,
+  user: PublicUser,
+  successor: Successor,
+): Promise<TokenPair> {
+  const { accessJti, issuedAt } = successor;
+  const access = accessJti === undefined || issuedAt === undefined ? undefined : { jti: accessJti, issuedAt };
+  return tokenPair(ctx, record, user, successor.refreshToken, successor.sessionToken, access);
 }

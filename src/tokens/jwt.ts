@@ -32,6 +32,8 @@ export interface SignAccessInput {
   readonly now: number;
   readonly ttlSeconds: number;
   readonly metadata: { readonly userAgent: string | null; readonly ipAddress: string | null } | null;
+  /** @default a random UUID */
+  readonly jti?: string;
 }
 
 export async function signAccessToken(
@@ -43,7 +45,7 @@ export async function signAccessToken(
     iss: input.issuer,
     sub: input.userUuid,
     sid: input.sessionId,
-    jti: randomUUID(),
+    jti: input.jti ?? randomUUID(),
     iat,
     exp: iat + input.ttlSeconds,
     username: input.username,
