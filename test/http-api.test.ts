@@ -253,7 +253,7 @@ describe("when the store is down", () => {
       await down.store.close();
       const health = await fetch(`${url}/healthz`);
       expect(health.status).toBe(503);
-      expect(await health.json()).toEqual({ status: "unavailable" });
+      expect(await health.json()).toMatchObject({ status: "unavailable", error: { code: "unavailable" } });
       const login = await fetch(`${url}/auth/login`, {
         method: "POST",
         headers: { "content-type": "application/json" },

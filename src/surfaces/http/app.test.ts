@@ -125,7 +125,10 @@ describe("framework errors become contract errors", () => {
     await t.tessera.store.close();
     const health = await t.app.inject({ method: "GET", url: "/healthz" });
     expect(health.statusCode).toBe(503);
-    expect(body(health)).toEqual({ status: "unavailable" });
+    expect(body(health)).toEqual({
+      status: "unavailable",
+      error: { code: "unavailable", message: expect.any(String) },
+    });
     const response = await t.app.inject({
       method: "POST",
       url: "/auth/login",

@@ -2,15 +2,24 @@
  * `GET /healthz` (200 `{status: "ok"}`, or 503 `{status: "unavailable"}` when the store does
  * not answer — Tessera fails closed, so a load balancer should stop sending traffic) and
  * `GET /metrics` (Prometheus text format) when metrics are on.
+ *
+ * The 503 body also carries the contract's error object (`{"error": {"code": "unavailable",
+ * …}}`, as every other 503 does): "Errors always look like" that, and a client checking
+ * only `status` is unaffected.
  */
 import type { FastifyInstance } from "fastify";
+import { TesseraError } from "../../../errors.js";
 import type { HttpContext } from "../context.js";
+import { errorResponse } from "../errors.js";
 
 export async function healthRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   app.get("/healthz", async (_request, reply) => {
     reply.header("cache-control", "no-store");
     if (await ctx.tessera.healthy()) return { status: "ok" };
-    return reply.code(503).send({ status: "unavailable" });
+    const { status, body } = errorResponse(
+      new TesseraError("unavailable", "The session store is unavailable; try again shortly."),
+    );
+    return reply.code(status).send({ status: "unavailable", ...body });
   });
 
   const metrics = ctx.metrics;
