@@ -17,8 +17,10 @@
  * - The grace window of "Refresh-token reuse" applies to every surface, gRPC's reissue token
  *   included: a spent token revokes the session once its successor was used or the window
  *   passed; inside the window a repeat gets the same pair, access JWT included.
- * - "A browser holding the session cookie": a browser sends `Origin` on POST/PUT/DELETE, so
- *   the cookie tests send the server's own origin; a foreign origin is 403 `forbidden`.
+ * - "A browser holding the session cookie is accepted": on every route, with the cookie alone
+ *   or with what a browser adds on our own pages (`Origin`); a change that a browser marks as
+ *   coming from another site (foreign `Origin`, `Sec-Fetch-Site: cross-site`) is the 403
+ *   `forbidden` row (CSRF).
  * - "Secure when served over HTTPS": the server does not terminate TLS, so HTTPS is a trusted
  *   proxy's `X-Forwarded-Proto: https`.
  * - gRPC `exp` is when `auth_token` expires: for a session token, the session's expiry.
@@ -26,7 +28,14 @@
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { credentials, loadPackageDefinition, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import {
+  Client,
+  credentials,
+  loadPackageDefinition,
+  Metadata,
+  type ServiceError,
+  status,
+} from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -346,6 +355,48 @@ describe("Token kinds", () => {
     }
   });
 
+  it("signing algorithms EdDSA, ES256, RS256, PS256, HS256/384/512: the JWT says which, the JWKS publishes no secret", async () => {
+    const algorithms = ["ES256", "RS256", "PS256", "HS256", "HS384", "HS512"] as const;
+    for (const algorithm of algorithms) {
+      const other = tempDir("tessera-contract-alg-");
+      const hmac = algorithm.startsWith("HS");
+      const running = await startServer(
+        testConfig(other.path, {
+          jwtAlgorithm: algorithm,
+          jwtSecret: hmac ? "s".repeat(32) : null,
+          grpc: false,
+        }),
+        { print: () => undefined },
+      );
+      try {
+        const post = (path: string, body: unknown) =>
+          fetch(`${running.urls.http}${path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(body),
+          });
+        await post("/auth/register", { username: "alg", password: PASSWORD });
+        const pair = (await (
+          await post("/auth/login", { username: "alg", password: PASSWORD })
+        ).json()) as Pair;
+        const header = decodeProtectedHeader(pair.accessToken);
+        expect({ alg: header.alg, typ: header.typ, kid: typeof header.kid }).toEqual({
+          alg: algorithm,
+          typ: "at+jwt",
+          kid: "string",
+        });
+        const published = (await (
+          await fetch(`${running.urls.http}/.well-known/jwks.json`)
+        ).json()) as JSONWebKeySet;
+        if (hmac) expect(published.keys).toEqual([]);
+        else expect(published.keys.map((key) => key.kid)).toContain(header.kid);
+      } finally {
+        await running.close();
+        other.remove();
+      }
+    }
+  });
+
   it("an HMAC secret shorter than 32 bytes is refused at start-up", () => {
     expect(() => loadConfig({ flags: { jwtAlgorithm: "HS256", jwtSecret: "too-short" }, env: {} })).toThrow(
       /32 bytes/,
@@ -468,12 +519,19 @@ describe("HTTP API: errors", () => {
     ).toBe(401);
   });
 
-  it("forbidden 403: a cookie-authenticated change from another origin", async () => {
+  it("forbidden 403: a cookie-authenticated change that a browser marks as cross-site", async () => {
     const pair = await sessionPair();
-    const reply = await api("POST", "/auth/logout", {
-      headers: { cookie: `tessera_session=${pair.accessToken}`, origin: "https://evil.example" },
-    });
-    expectError(reply, 403, "forbidden");
+    const cookie = `tessera_session=${pair.accessToken}`;
+    expectError(
+      await api("POST", "/auth/logout", { headers: { cookie, origin: "https://evil.example" } }),
+      403,
+      "forbidden",
+    );
+    expectError(
+      await api("POST", "/auth/logout", { headers: { cookie, "sec-fetch-site": "cross-site" } }),
+      403,
+      "forbidden",
+    );
     expect(await standing(pair.accessToken)).toBe(200);
   });
 
@@ -568,6 +626,15 @@ describe("HTTP API: authentication", () => {
     expect((await api("DELETE", `/auth/sessions/${other.sessionId}`, { headers: browser })).status).toBe(204);
     const logout = await api("POST", "/auth/logout", { headers: browser });
     expect(logout.status).toBe(204);
+    expect(await standing(pair.accessToken)).toBe("token_revoked");
+  });
+
+  it("the cookie alone is accepted too, on reads and on changes", async () => {
+    const pair = await sessionPair();
+    const headers = { cookie: `tessera_session=${pair.accessToken}` };
+    expect((await api("GET", "/auth/session", { headers })).status).toBe(200);
+    expect((await api("PUT", "/auth/session/data", { json: [1], headers })).status).toBe(200);
+    expect((await api("POST", "/auth/logout-all", { headers })).status).toBe(204);
     expect(await standing(pair.accessToken)).toBe("token_revoked");
   });
 });
@@ -1219,6 +1286,26 @@ describe("gRPC", () => {
       status.INVALID_ARGUMENT,
     );
     expect(await grpcStatus(call("ReissueSession", {}))).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it("a request that is not a CreateSessionRequest at all: INVALID_ARGUMENT", async () => {
+    const raw = new Client(server.urls.grpc ?? "", credentials.createInsecure());
+    try {
+      const undecodable = new Promise<unknown>((resolve, reject) => {
+        raw.makeUnaryRequest(
+          "/tessera.v1.SessionService/CreateSession",
+          (bytes: Buffer) => bytes,
+          (bytes: Buffer) => bytes,
+          Buffer.from([0xff, 0xff, 0xff]),
+          new Metadata(),
+          {},
+          (error, response) => (error ? reject(error) : resolve(response)),
+        );
+      });
+      expect(await grpcStatus(undecodable)).toBe(status.INVALID_ARGUMENT);
+    } finally {
+      raw.close();
+    }
   });
 
   it("bad credentials or tokens: UNAUTHENTICATED", async () => {

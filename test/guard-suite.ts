@@ -70,17 +70,24 @@ export function guardSuite(name: string, start: (tessera: Tessera) => Promise<Gu
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe("token_revoked");
     });
 
-    it("refuses a cookie-authenticated POST without CSRF proof with 403, and accepts it with the header", async () => {
+    it("refuses a cookie-authenticated POST from another site with 403, and accepts it with the header", async () => {
       const { pair } = await loggedIn(tessera);
       const upgraded = await tessera.upgrade(pair.accessToken);
       const cookie = `tessera_session=${upgraded.accessToken}`;
-      const refused = await call("/action", { method: "POST", headers: { cookie } });
+      const origin = "https://elsewhere.example";
+      const refused = await call("/action", { method: "POST", headers: { cookie, origin } });
       expect(refused.status).toBe(403);
       expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("forbidden");
-      const allowed = await call("/action", { method: "POST", headers: { cookie, "x-tessera-csrf": "1" } });
+      const allowed = await call("/action", {
+        method: "POST",
+        headers: { cookie, origin, "x-tessera-csrf": "1" },
+      });
       expect(allowed.status).toBe(200);
       const sameOrigin = await call("/action", { method: "POST", headers: { cookie, origin: app.url } });
       expect(sameOrigin.status).toBe(200);
+      // No browser signal at all: not a page's cross-site request.
+      const plain = await call("/action", { method: "POST", headers: { cookie } });
+      expect(plain.status).toBe(200);
     });
 
     it("lets a Bearer POST through without CSRF proof", async () => {

@@ -188,16 +188,17 @@ describe("HTTP API over a real port", () => {
     }
   });
 
-  it("403 forbidden: a cookie-authenticated POST without CSRF proof", async () => {
+  it("403 forbidden: a cookie-authenticated POST from another site without CSRF proof", async () => {
     const { pair } = await newUser();
     const upgraded = (await call("/auth/upgrade", { method: "POST", token: pair.accessToken }))
       .json as TokenPair;
     const cookie = `tessera_session=${upgraded.accessToken}`;
-    const refused = await call("/auth/logout", { method: "POST", headers: { cookie } });
+    const origin = "https://elsewhere.example";
+    const refused = await call("/auth/logout", { method: "POST", headers: { cookie, origin } });
     expect([refused.status, code(refused)]).toEqual([403, "forbidden"]);
     const allowed = await call("/auth/logout", {
       method: "POST",
-      headers: { cookie, "x-tessera-csrf": "1" },
+      headers: { cookie, origin, "x-tessera-csrf": "1" },
     });
     expect(allowed.status).toBe(204);
   });

@@ -222,21 +222,33 @@ describe("the session cookie and CSRF", () => {
     expect(response.statusCode).toBe(200);
   });
 
-  it("a cookie-authenticated state change without CSRF proof is 403 forbidden and changes nothing", async () => {
+  it("a cookie-authenticated state change from another site is 403 forbidden and changes nothing", async () => {
     t = await makeApp();
     const { pair } = await httpSession(t.app);
     const cookie = `tessera_session=${pair.accessToken}`;
-    const refused = await t.app.inject({ method: "POST", url: "/auth/logout", headers: { cookie } });
+    const refused = await t.app.inject({
+      method: "POST",
+      url: "/auth/logout",
+      headers: { cookie, origin: "https://evil.example" },
+    });
     expect(refused.statusCode).toBe(403);
     expect(errorCode(refused)).toBe("forbidden");
     const crossSite = await t.app.inject({
       method: "POST",
       url: "/auth/logout",
-      headers: { cookie, origin: "https://evil.example" },
+      headers: { cookie, "sec-fetch-site": "cross-site" },
     });
     expect(crossSite.statusCode).toBe(403);
     const still = await t.app.inject({ method: "GET", url: "/auth/session", headers: { cookie } });
     expect(still.statusCode).toBe(200);
+  });
+
+  it("a cookie-authenticated change with no browser signal (no Origin, Referer or Sec-Fetch-Site) goes through", async () => {
+    t = await makeApp();
+    const { pair } = await httpSession(t.app);
+    const cookie = `tessera_session=${pair.accessToken}`;
+    const response = await t.app.inject({ method: "POST", url: "/auth/logout", headers: { cookie } });
+    expect(response.statusCode).toBe(204);
   });
 
   it("the X-Tessera-CSRF header or a same-origin Origin lets a cookie-authenticated change through", async () => {

@@ -55,17 +55,42 @@ describe("checkCsrf", () => {
     expect(codeOf(() => checkCsrf(request({}, "POST"), { source: "bearer", token: "t" }))).toBeUndefined();
   });
 
-  it("refuses a cookie-authenticated POST with neither the header nor a same-origin Origin", () => {
-    expect(codeOf(() => checkCsrf(request({}, "POST"), cookie))).toBe("forbidden");
-    expect(codeOf(() => checkCsrf(request({ origin: "http://evil.test" }, "DELETE"), cookie))).toBe(
+  it("refuses a cookie-authenticated change that a browser marks as coming from another site", () => {
+    const evil = { origin: "http://evil.test" };
+    expect(codeOf(() => checkCsrf(request(evil, "DELETE"), cookie))).toBe("forbidden");
+    expect(codeOf(() => checkCsrf(request({ ...evil, "x-tessera-csrf": "" }, "PUT"), cookie))).toBe(
       "forbidden",
     );
-    expect(codeOf(() => checkCsrf(request({ "x-tessera-csrf": "" }, "PUT"), cookie))).toBe("forbidden");
+    expect(codeOf(() => checkCsrf(request({ origin: "null" }, "POST"), cookie))).toBe("forbidden");
+    expect(codeOf(() => checkCsrf(request({ "sec-fetch-site": "cross-site" }, "POST"), cookie))).toBe(
+      "forbidden",
+    );
+    expect(codeOf(() => checkCsrf(request({ "sec-fetch-site": "same-site" }, "POST"), cookie))).toBe(
+      "forbidden",
+    );
+    // An old browser without Origin still names the page in Referer.
+    expect(codeOf(() => checkCsrf(request({ referer: "http://evil.test/form" }, "POST"), cookie))).toBe(
+      "forbidden",
+    );
+    expect(codeOf(() => checkCsrf(request({ referer: "not a url" }, "POST"), cookie))).toBe("forbidden");
   });
 
-  it("accepts the header, the server's own origin, or a trusted origin", () => {
+  it("lets through a change with no browser signal at all: not a page's cross-site request", () => {
+    expect(codeOf(() => checkCsrf(request({}, "POST"), cookie))).toBeUndefined();
+  });
+
+  it("accepts the header, Sec-Fetch-Site same-origin or none, the server's own origin, or a trusted origin", () => {
     expect(codeOf(() => checkCsrf(request({ "x-tessera-csrf": "1" }, "POST"), cookie))).toBeUndefined();
+    expect(
+      codeOf(() => checkCsrf(request({ "x-tessera-csrf": "1", origin: "http://evil.test" }, "POST"), cookie)),
+    ).toBeUndefined();
+    for (const site of ["same-origin", "none"]) {
+      expect(codeOf(() => checkCsrf(request({ "sec-fetch-site": site }, "POST"), cookie))).toBeUndefined();
+    }
     expect(codeOf(() => checkCsrf(request({ origin: "http://api.test" }, "POST"), cookie))).toBeUndefined();
+    expect(
+      codeOf(() => checkCsrf(request({ referer: "http://api.test/settings?tab=1" }, "POST"), cookie)),
+    ).toBeUndefined();
     expect(
       codeOf(() =>
         checkCsrf(request({ origin: "https://app.test" }, "POST"), cookie, {

@@ -5,12 +5,18 @@
  * to cookie-authenticated requests that change state, and asks the engine to validate.
  *
  * CSRF rule: a browser attaches cookies to cross-site requests, so a state-changing
- * request (anything but GET, HEAD, OPTIONS) that is authenticated *by cookie* must also
- * carry either the `X-Tessera-CSRF` header (any value; a cross-site page cannot set a
- * custom header without a CORS preflight this server never grants) or an `Origin` header
- * naming this server's own origin or a trusted one. Bearer requests are exempt: a browser
- * never adds an Authorization header on its own. SameSite=Lax on the cookie is the first
- * line; this is the second.
+ * request (anything but GET, HEAD, OPTIONS) that is authenticated *by cookie* and that a
+ * browser marks as coming from elsewhere is refused (`forbidden`). Let through: the
+ * `X-Tessera-CSRF` header (any value; a cross-site page cannot set a custom header without
+ * a CORS preflight this server never grants); `Sec-Fetch-Site: same-origin` or `none`; an
+ * `Origin` (else `Referer`) naming this server's own origin or a trusted one; and a request
+ * with none of these browser signals at all. That last case is the contract's "a browser
+ * holding the session cookie is accepted" made usable by any client: every browser since
+ * 2020 sends `Origin` (or `Sec-Fetch-Site`) on a cross-origin POST, PUT or DELETE, so a
+ * request without them is not a forged cross-site one (the rule of Go's
+ * `http.CrossOriginProtection`), and SameSite=Lax keeps older browsers' cross-site POSTs
+ * cookie-less. Bearer requests are exempt: a browser never adds an Authorization header on
+ * its own.
  *
  * Framework-free: each framework adapts its request to `AuthRequest`.
  */
@@ -68,17 +74,36 @@ export function extractCredential(request: AuthRequest): Credential | null {
   return cookie === undefined || cookie === "" ? null : { source: "cookie", token: cookie };
 }
 
-/** Throws `forbidden` for a cookie-authenticated state change without CSRF proof. */
+/** Throws `forbidden` for a cookie-authenticated state change that a browser says came from elsewhere. */
 export function checkCsrf(request: AuthRequest, credential: Credential, options: AuthOptions = {}): void {
   if (credential.source !== "cookie" || SAFE_METHODS.has(request.method.toUpperCase())) return;
   const marker = request.header(CSRF_HEADER);
   if (marker !== undefined && marker !== "") return;
-  const origin = request.header("origin");
-  if (origin !== undefined && (origin === request.origin || options.trustedOrigins?.includes(origin))) return;
+  // Set by the browser itself (a page's script cannot): the request came from our own pages,
+  // or from the user (typed URL, bookmark).
+  const site = request.header("sec-fetch-site");
+  if (site === "same-origin" || site === "none") return;
+  const origin = request.header("origin") ?? refererOrigin(request.header("referer"));
+  if (origin !== undefined) {
+    if (origin === request.origin || options.trustedOrigins?.includes(origin)) return;
+  } else if (site === undefined) {
+    // No browser signal at all: not a page's cross-site request.
+    return;
+  }
   throw new TesseraError(
     "forbidden",
-    "A request authenticated by cookie that changes state needs the X-Tessera-CSRF header or a same-origin Origin header.",
+    "A request authenticated by cookie that changes state must come from this site: send the X-Tessera-CSRF header, or a same-origin Origin header.",
   );
+}
+
+/** The origin a `Referer` names; "null" (matching nothing) when it is not a URL. */
+function refererOrigin(referer: string | undefined): string | undefined {
+  if (referer === undefined || referer === "") return undefined;
+  try {
+    return new URL(referer).origin;
+  } catch {
+    return "null";
+  }
 }
 
 /** Finds, CSRF-checks and validates the request's credential. */

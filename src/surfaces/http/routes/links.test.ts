@@ -116,21 +116,21 @@ describe("POST /auth/links", () => {
     expect((await post("https://app.example/welcome")).statusCode).toBe(201);
   });
 
-  it("a cookie-authenticated issue needs the CSRF header", async () => {
+  it("a cookie-authenticated issue from another site needs the CSRF header", async () => {
     t = await makeApp();
     const { pair } = await httpSession(t.app);
     const cookie = `tessera_session=${pair.accessToken}`;
     const without = await t.app.inject({
       method: "POST",
       url: "/auth/links",
-      headers: { cookie },
+      headers: { cookie, origin: "https://elsewhere.example" },
       payload: {},
     });
     expect(without.statusCode).toBe(403);
     const withHeader = await t.app.inject({
       method: "POST",
       url: "/auth/links",
-      headers: { cookie, "x-tessera-csrf": "1" },
+      headers: { cookie, origin: "https://elsewhere.example", "x-tessera-csrf": "1" },
       payload: {},
     });
     expect(withHeader.statusCode).toBe(201);
