@@ -69,6 +69,20 @@ describe.each<Transport>(["websocket", "tcp"])("socket protocol over %s", (trans
     expect(await closeOf(client)).toEqual(expectedClose(transport, 4401, "token_invalid"));
   });
 
+  it("an empty token is a bad token, not a bad frame: it closes with token_invalid", async () => {
+    const client = await gw.connect(transport);
+    client.send({ type: "auth", token: "" });
+    expect(await closeOf(client)).toEqual(expectedClose(transport, 4401, "token_invalid"));
+  });
+
+  it("a numeric message id comes back as the same number, on a reply and on an error", async () => {
+    const { client } = await readyClient(gw, transport);
+    client.send({ type: "message", gate: "echo", id: 7, data: 1 });
+    expect(await client.next()).toMatchObject({ type: "reply", id: 7 });
+    client.send({ type: "message", gate: "no-such-gate", id: 8, data: 1 });
+    expect(await client.next()).toMatchObject({ type: "error", code: "not_found", id: 8 });
+  });
+
   it("an expired session's token closes with token_expired", async () => {
     const pair = await gw.session();
     gw.clock.advance(15 * DAY_MS);

@@ -46,6 +46,11 @@ describe("parseClientFrame", () => {
     });
   });
 
+  it("takes a whole-number message id as well as a string, and an empty token as a token", () => {
+    expect(parseClientFrame('{"type":"message","gate":"g","id":42}')).toMatchObject({ id: 42 });
+    expect(parseClientFrame('{"type":"auth","token":""}')).toEqual({ type: "auth", token: "" });
+  });
+
   it("reads a message without data as data null and ignores unknown fields", () => {
     expect(parseClientFrame('{"type":"message","gate":"g","id":"1","extra":true}')).toEqual({
       type: "message",
@@ -64,10 +69,10 @@ describe("parseClientFrame", () => {
     ["auth with both credentials", '{"type":"auth","token":"a","refreshToken":"b"}', "exactly one"],
     ["auth with neither", '{"type":"auth"}', "exactly one"],
     ["auth with a numeric token", '{"type":"auth","token":5}', '"token" must be'],
-    ["auth with an empty token", '{"type":"auth","token":""}', '"token" must be'],
     ["refresh without a token", '{"type":"refresh"}', '"refreshToken" must be'],
     ["a message without a gate", '{"type":"message","id":"1"}', '"gate"'],
-    ["a message with a numeric id", '{"type":"message","gate":"g","id":1}', '"id"'],
+    ["a message with a fractional id", '{"type":"message","gate":"g","id":1.5}', '"id" must be'],
+    ["a message with a boolean id", '{"type":"message","gate":"g","id":true}', '"id" must be'],
     ["a message with a huge id", `{"type":"message","gate":"g","id":"${"x".repeat(200)}"}`, '"id" is longer'],
     ["a huge token", `{"type":"auth","token":"${"x".repeat(9000)}"}`, "too long"],
   ])("refuses %s with invalid_request saying why", (_name, text, why) => {

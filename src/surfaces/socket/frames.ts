@@ -18,12 +18,15 @@ const MAX_TOKEN_LENGTH = 8192;
 /** Gate names and client message ids are labels, not payloads. */
 export const MAX_LABEL_LENGTH = 128;
 
+/** A client's message id: a string, or a number as JSON-RPC clients send it; echoed as sent. */
+export type MessageId = string | number;
+
 export type ClientFrame =
   | { readonly type: "auth"; readonly token: string }
   | { readonly type: "auth"; readonly refreshToken: string }
   | { readonly type: "refresh"; readonly refreshToken: string }
   | { readonly type: "ping" }
-  | { readonly type: "message"; readonly gate: string; readonly id: string; readonly data: JsonValue };
+  | { readonly type: "message"; readonly gate: string; readonly id: MessageId; readonly data: JsonValue };
 
 export type ServerFrame =
   | {
@@ -34,8 +37,8 @@ export type ServerFrame =
     }
   | ({ readonly type: "tokens" } & TokenPair)
   | { readonly type: "pong" }
-  | { readonly type: "reply"; readonly id: string; readonly data: JsonValue }
-  | { readonly type: "error"; readonly code: string; readonly message: string; readonly id?: string };
+  | { readonly type: "reply"; readonly id: MessageId; readonly data: JsonValue }
+  | { readonly type: "error"; readonly code: string; readonly message: string; readonly id?: MessageId };
 
 function malformed(message: string): TesseraError {
   return new TesseraError("invalid_request", `Malformed frame: ${message}.`);
@@ -45,10 +48,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A credential field. An empty string is a well-formed frame carrying a token that is not
+ * valid: the engine refuses it with `token_invalid` (4401), as it would any other bad token.
+ */
 function token(frame: Record<string, unknown>, field: "token" | "refreshToken"): string {
   const value = frame[field];
-  if (typeof value !== "string" || value.length === 0)
-    throw malformed(`"${field}" must be a non-empty string`);
+  if (typeof value !== "string") throw malformed(`"${field}" must be a string`);
   if (value.length > MAX_TOKEN_LENGTH) throw malformed(`"${field}" is too long`);
   return value;
 }
@@ -59,6 +65,15 @@ function label(frame: Record<string, unknown>, field: "gate" | "id"): string {
     throw malformed(`"${field}" must be a non-empty string`);
   if (value.length > MAX_LABEL_LENGTH) throw malformed(`"${field}" is longer than ${MAX_LABEL_LENGTH}`);
   return value;
+}
+
+function messageId(frame: Record<string, unknown>): MessageId {
+  const value = frame.id;
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value)) throw malformed('"id" must be a string or a whole number');
+    return value;
+  }
+  return label(frame, "id");
 }
 
 /** Parses one frame's text. Throws only `TesseraError("invalid_request")`. */
@@ -89,7 +104,7 @@ export function parseClientFrame(text: string): ClientFrame {
       return {
         type,
         gate: label(value, "gate"),
-        id: label(value, "id"),
+        id: messageId(value),
         data: (value.data ?? null) as JsonValue,
       };
     default:
@@ -106,7 +121,7 @@ export function serialiseFrame(frame: ServerFrame): string {
 }
 
 /** The `error` frame for a `TesseraError` (its message is written for clients and never holds a secret). */
-export function errorFrame(error: TesseraError, id?: string): ServerFrame {
+export function errorFrame(error: TesseraError, id?: MessageId): ServerFrame {
   return id === undefined
     ? { type: "error", code: error.code, message: error.message }
     : { type: "error", code: error.code, message: error.message, id };
