@@ -89,3 +89,34 @@ describe("socket gateways in the server", () => {
     }
   });
 });
+
+describe("--socket-accept-jwt", () => {
+  it("lets sockets authenticate with an access JWT when it is on, and only then", async () => {
+    const open = await startTestServer({ socketAcceptJwt: true });
+    const strict = await startTestServer();
+    try {
+      const login = async (server: Server) => {
+        await post(`${server.urls.http}/auth/register`, { username: "jwt-socket", password: "secret123" });
+        return post(`${server.urls.http}/auth/login`, { username: "jwt-socket", password: "secret123" });
+      };
+      const accepted = await login(open);
+      const ws = await openWebSocket(open.urls.ws);
+      ws.send({ type: "auth", token: String(accepted.accessToken) });
+      expect(await ws.next()).toMatchObject({ type: "ready", sessionId: accepted.sessionId });
+      const tcp = await openTcp(Number(new URL(open.urls.tcp).port));
+      tcp.send({ type: "auth", token: String(accepted.accessToken) });
+      expect(await tcp.next()).toMatchObject({ type: "ready", sessionId: accepted.sessionId });
+      ws.close();
+      tcp.close();
+
+      const refused = await login(strict);
+      const other = await openWebSocket(strict.urls.ws);
+      other.send({ type: "auth", token: String(refused.accessToken) });
+      const closed = await other.closed;
+      expect({ code: closed.code, reason: closed.reason }).toEqual({ code: 4401, reason: "token_invalid" });
+    } finally {
+      await open.stop();
+      await strict.stop();
+    }
+  });
+});

@@ -31,6 +31,7 @@ describe("loadConfig", () => {
       jwtAlgorithm: "EdDSA",
       cookieSecure: "auto",
       metrics: true,
+      socketAcceptJwt: false,
     });
   });
 

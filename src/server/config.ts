@@ -51,6 +51,8 @@ export interface ServerConfig {
   readonly partnersFile: string | null;
   readonly logLevel: string;
   readonly metrics: boolean;
+  /** Sockets accept access JWTs as well as session tokens (the contract's default is to refuse them). */
+  readonly socketAcceptJwt: boolean;
   /** Programmatic only (tests, embedding): engine options applied last. */
   readonly engine?: Partial<Omit<TesseraOptions, "store">>;
 }
@@ -316,6 +318,14 @@ export const SETTINGS: readonly Setting[] = [
     defaultText: "on",
     parse: boolean,
   },
+  {
+    key: "socketAcceptJwt",
+    flag: "--socket-accept-jwt <on|off>",
+    env: ["TESSERA_SOCKET_ACCEPT_JWT"],
+    help: "let WebSocket and TCP clients authenticate with an access JWT, not only a session token",
+    defaultText: "off",
+    parse: boolean,
+  },
 ];
 
 const DEFAULTS = {
@@ -341,6 +351,7 @@ const DEFAULTS = {
   partnersFile: null,
   logLevel: "info",
   metrics: true,
+  socketAcceptJwt: false,
 } as const satisfies Omit<ServerConfig, "databasePath">;
 
 export interface LoadConfigInput {

@@ -79,7 +79,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   });
 
   const gates = options.gates ?? new GateRegistry();
-  const wsGateway = attachWebSocketGateway({ server: http.server, tessera, gates, log: logger });
+  const socket = { tessera, gates, log: logger, acceptAccessJwt: config.socketAcceptJwt };
+  const wsGateway = attachWebSocketGateway({ ...socket, server: http.server });
 
   try {
     await http.listen({ port: config.port, host: config.host });
@@ -94,7 +95,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
 
   let tcp: TcpGateway;
   try {
-    tcp = await startTcpGateway({ tessera, gates, port: config.tcpPort, host: config.host, log: logger });
+    tcp = await startTcpGateway({ ...socket, port: config.tcpPort, host: config.host });
   } catch (error) {
     await wsGateway.close();
     await http.close().catch(() => undefined);
