@@ -7,6 +7,8 @@ declare module "autocannon" {
     body?: string;
     connections?: number;
     pipelining?: number;
+    /** Worker threads firing the requests, off the calling thread. */
+    workers?: number;
     duration?: number;
   }
   interface Histogram {

@@ -34,19 +34,32 @@ export interface HttpContextOptions {
   readonly cookieSecure: boolean | "auto";
 }
 
+/**
+ * A Fastify request seen as the framework-free `AuthRequest`. A class rather than an object
+ * literal with a getter: it is made on every authenticated request, and instances of one
+ * class share their shape and methods.
+ */
+class FastifyAuthRequest implements AuthRequest {
+  constructor(private readonly request: FastifyRequest) {}
+
+  get method(): string {
+    return this.request.method;
+  }
+
+  header(name: string): string | undefined {
+    const value = this.request.headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  }
+
+  /** Only the CSRF check of a cookie-authenticated change reads it: not computed per request. */
+  get origin(): string {
+    return `${this.request.protocol}://${this.request.host}`;
+  }
+}
+
 /** Adapts a Fastify request to the framework-free `AuthRequest`. */
 export function fastifyAuthRequest(request: FastifyRequest): AuthRequest {
-  return {
-    method: request.method,
-    header(name) {
-      const value = request.headers[name];
-      return Array.isArray(value) ? value[0] : value;
-    },
-    // Only the CSRF check of a cookie-authenticated change reads it: not worth computing per request.
-    get origin() {
-      return `${request.protocol}://${request.host}`;
-    },
-  };
+  return new FastifyAuthRequest(request);
 }
 
 export function createHttpContext(options: HttpContextOptions): HttpContext {
