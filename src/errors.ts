@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   "token_revoked",
   "refresh_token_reused",
   "forbidden",
+  "reauthentication_required",
+  "registration_closed",
   "not_found",
   "username_taken",
   "link_used",

@@ -21,6 +21,8 @@ export const GRPC_STATUS: Record<ErrorCode, status> = {
   token_revoked: status.UNAUTHENTICATED,
   refresh_token_reused: status.UNAUTHENTICATED,
   forbidden: status.PERMISSION_DENIED,
+  reauthentication_required: status.PERMISSION_DENIED,
+  registration_closed: status.PERMISSION_DENIED,
   not_found: status.NOT_FOUND,
   username_taken: status.ALREADY_EXISTS,
   // A spent or stale link is a precondition the client cannot fix by retrying.

@@ -18,6 +18,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   token_revoked: 401,
   refresh_token_reused: 401,
   forbidden: 403,
+  reauthentication_required: 403,
+  registration_closed: 403,
   not_found: 404,
   username_taken: 409,
   link_used: 410,

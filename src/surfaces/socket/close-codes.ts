@@ -20,6 +20,8 @@ export const WEBSOCKET_CLOSE_CODE: Record<ErrorCode, number> = {
   refresh_token_reused: 4401,
   auth_timeout: 4401,
   forbidden: 4403,
+  reauthentication_required: 4403,
+  registration_closed: 4403,
   not_found: 4404,
   username_taken: 4409,
   link_used: 4410,
