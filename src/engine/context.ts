@@ -100,14 +100,23 @@ export async function loadSession(ctx: EngineContext, sessionId: string): Promis
     const cached = ctx.cache.bySessionId(sessionId, now);
     if (cached !== undefined) return cached;
   }
+  const since = ctx.cache.epoch;
   const record = await fromStore(ctx.store.getSession(sessionId));
-  return record === null ? null : cacheRecord(ctx, record);
+  return record === null ? null : cacheRecord(ctx, record, since);
 }
 
-export async function cacheRecord(ctx: EngineContext, record: SessionRecord): Promise<CacheEntry | null> {
+/**
+ * Caches a record the store returned, with its user. `since` is `ctx.cache.epoch` taken
+ * before the store call: an invalidation that arrived meanwhile keeps it out of the cache.
+ */
+export async function cacheRecord(
+  ctx: EngineContext,
+  record: SessionRecord,
+  since: number,
+): Promise<CacheEntry | null> {
   const user = await fromStore(ctx.store.findUserById(record.userId));
   if (user === null) return null;
-  return ctx.cache.put(record, publicUser(user), ctx.now());
+  return ctx.cache.put(record, publicUser(user), ctx.now(), since);
 }
 
 /** Why a session can no longer be used, or null when it is live. */

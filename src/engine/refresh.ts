@@ -44,6 +44,7 @@ export async function refresh(ctx: EngineContext, refreshToken: string): Promise
     issuedAt: now,
   };
   const expiresAt = now + ctx.options.sessionTtlMs;
+  const since = ctx.cache.epoch;
   const outcome = await fromStore(
     ctx.store.rotateRefreshToken({
       oldHash: digestToken(refreshToken),
@@ -64,7 +65,7 @@ export async function refresh(ctx: EngineContext, refreshToken: string): Promise
     case "spent":
       return replay(ctx, refreshToken, outcome.token, outcome.session.id);
     case "rotated": {
-      const entry = await cacheRecord(ctx, outcome.session);
+      const entry = await cacheRecord(ctx, outcome.session, since);
       if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
       await ctx.hooks.run("refresh", { session: entry.session, user: entry.user });
       return successorPair(ctx, outcome.session, entry.user, successor);
@@ -95,10 +96,11 @@ async function replay(
     );
   }
   const successor = JSON.parse(opened) as Successor;
+  const readSince = ctx.cache.epoch;
   const record = await fromStore(ctx.store.getSession(sessionId));
   if (record === null || record.revokedAt !== null)
     throw new TesseraError("token_revoked", "The session has ended.");
-  const entry = await cacheRecord(ctx, record);
+  const entry = await cacheRecord(ctx, record, readSince);
   if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
   return successorPair(ctx, record, entry.user, successor);
 }

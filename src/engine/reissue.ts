@@ -15,6 +15,7 @@ export async function reissue(ctx: EngineContext, sessionId: string): Promise<To
   const refreshToken = generateOpaqueToken("refresh");
   const sessionToken = generateOpaqueToken("session");
   const expiresAt = now + ctx.options.sessionTtlMs;
+  const since = ctx.cache.epoch;
   const record = await fromStore(
     ctx.store.reissueSession({
       sessionId,
@@ -25,7 +26,7 @@ export async function reissue(ctx: EngineContext, sessionId: string): Promise<To
     }),
   );
   if (record === null) throw new TesseraError("token_revoked", "The session has ended.");
-  const entry = await cacheRecord(ctx, record);
+  const entry = await cacheRecord(ctx, record, since);
   if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
   await ctx.hooks.run("refresh", { session: entry.session, user: entry.user });
   return tokenPair(ctx, record, entry.user, refreshToken, sessionToken);

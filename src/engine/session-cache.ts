@@ -5,6 +5,12 @@
  * a revoked session becomes a tombstone that answers `token_revoked` without the store; an
  * updated one is evicted. Entries live at most `ttlMs`, and the map is bounded (the oldest
  * entry goes first).
+ *
+ * A store read that started before an invalidation must not fill the cache after it (it
+ * would cache the state the invalidation just ended, for up to `ttlMs`). Every invalidation
+ * takes a number from a counter (`epoch`); a caller takes `epoch` before it reads the store
+ * and passes it to `put`, which keeps the record only when no invalidation of that session
+ * (or a `clear`) came after.
  */
 import type { SessionRecord } from "../stores/session-store.js";
 import type { PublicUser, Session, ValidatedSession } from "./types.js";
@@ -40,6 +46,11 @@ export class SessionCache {
   readonly #bySession = new Map<string, CacheEntry>();
   /** Points at the same entries as `#bySession`, so a hit costs one lookup. */
   readonly #byTokenHash = new Map<string, CacheEntry>();
+  #epoch = 0;
+  /** The epoch of each session's latest invalidation; the oldest are folded into `#floor`. */
+  readonly #invalidated = new Map<string, number>();
+  /** Reads that started before this epoch may not fill the cache at all. */
+  #floor = 0;
 
   constructor(
     private readonly ttlMs: number,
@@ -50,7 +61,7 @@ export class SessionCache {
   byTokenHash(hash: string, now: number): CacheEntry | undefined {
     const entry = this.#byTokenHash.get(hash);
     if (entry === undefined || now - entry.cachedAt < this.ttlMs) return entry;
-    this.evict(entry.record.id);
+    this.#drop(entry.record.id);
     return undefined;
   }
 
@@ -58,21 +69,39 @@ export class SessionCache {
     const entry = this.#bySession.get(sessionId);
     if (entry === undefined) return undefined;
     if (now - entry.cachedAt >= this.ttlMs) {
-      this.evict(sessionId);
+      this.#drop(sessionId);
       return undefined;
     }
     return entry;
   }
 
-  put(record: SessionRecord, user: PublicUser, now: number): CacheEntry {
-    this.evict(record.id);
+  /** Take this before a store read whose answer goes to `put`. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /**
+   * Caches a record read from the store (and returns the entry either way). `since` is the
+   * `epoch` taken before the read: when the session was invalidated after it, the entry is
+   * returned for this one caller but not kept.
+   */
+  put(record: SessionRecord, user: PublicUser, now: number, since: number): CacheEntry {
+    const entry = this.#entryOf(record, user, now);
+    if (since < this.#floor || (this.#invalidated.get(record.id) ?? 0) > since) return entry;
+    this.#drop(record.id);
     while (this.#bySession.size >= this.maxEntries) {
       const oldest = this.#bySession.keys().next();
       if (oldest.done) break;
-      this.evict(oldest.value);
+      this.#drop(oldest.value);
     }
+    this.#bySession.set(record.id, entry);
+    if (record.sessionTokenHash !== null) this.#byTokenHash.set(record.sessionTokenHash, entry);
+    return entry;
+  }
+
+  #entryOf(record: SessionRecord, user: PublicUser, now: number): CacheEntry {
     const session = toPublicSession(record);
-    const entry: CacheEntry = {
+    return {
       record,
       user,
       session,
@@ -82,18 +111,33 @@ export class SessionCache {
       touchedAt: record.lastSeenAt,
       revoked: record.revokedAt !== null,
     };
-    this.#bySession.set(record.id, entry);
-    if (record.sessionTokenHash !== null) this.#byTokenHash.set(record.sessionTokenHash, entry);
-    return entry;
   }
 
   /** Marks a cached session revoked (a tombstone until it ages out). */
   markRevoked(sessionId: string): void {
+    this.#invalidate(sessionId);
     const entry = this.#bySession.get(sessionId);
     if (entry !== undefined) entry.revoked = true;
   }
 
+  /** Forgets a session whose cached state went stale (new token digest, data, expiry). */
   evict(sessionId: string): void {
+    this.#invalidate(sessionId);
+    this.#drop(sessionId);
+  }
+
+  #invalidate(sessionId: string): void {
+    this.#epoch++;
+    this.#invalidated.delete(sessionId);
+    this.#invalidated.set(sessionId, this.#epoch);
+    if (this.#invalidated.size > this.maxEntries) {
+      const [oldestId, oldestEpoch] = this.#invalidated.entries().next().value as [string, number];
+      this.#invalidated.delete(oldestId);
+      this.#floor = Math.max(this.#floor, oldestEpoch);
+    }
+  }
+
+  #drop(sessionId: string): void {
     const entry = this.#bySession.get(sessionId);
     if (entry === undefined) return;
     this.#bySession.delete(sessionId);
@@ -101,7 +145,10 @@ export class SessionCache {
     if (hash !== null && this.#byTokenHash.get(hash) === entry) this.#byTokenHash.delete(hash);
   }
 
+  /** Forgets everything, and refuses fills from reads that started before now. */
   clear(): void {
+    this.#floor = ++this.#epoch;
+    this.#invalidated.clear();
     this.#bySession.clear();
     this.#byTokenHash.clear();
   }

@@ -11,12 +11,20 @@
  * ```
  */
 import type { JWK } from "jose";
+import { TesseraError } from "../errors.js";
 import { PasswordHasher } from "../passwords/password-hasher.js";
 import { normaliseUsername } from "../passwords/username.js";
 import type { JsonValue, SessionStore } from "../stores/session-store.js";
 import type { AccessClaims } from "../tokens/jwt.js";
 import { type Authenticated, authenticateWith, loginWith } from "./authenticate.js";
-import { type EngineContext, type EngineEvent, fromStore, publicUser } from "./context.js";
+import {
+  type EngineContext,
+  type EngineEvent,
+  fromStore,
+  loadSession,
+  publicUser,
+  sessionProblem,
+} from "./context.js";
 import { Denylist } from "./denylist.js";
 import { type HookHandler, type HookName, Hooks } from "./hooks.js";
 import { KeyRing } from "./key-ring.js";
@@ -231,6 +239,27 @@ export class Tessera {
 
   getSession(sessionId: string): Promise<Session | null> {
     return getSession(this.#ctx, sessionId);
+  }
+
+  /**
+   * Whether this node has confirmed, within its revocation lease, that it has seen every
+   * revocation (the store's event feed is current). While false, answers come from the
+   * store, never from caches, and fail with `unavailable` when the store cannot answer.
+   */
+  get revocationsCurrent(): boolean {
+    return this.#ctx.store.events.isCurrent();
+  }
+
+  /**
+   * Resolves when the session is live; throws `token_revoked`, `token_expired`, or
+   * `unavailable` when that cannot be confirmed. From the cache while the lease holds,
+   * else from the store.
+   */
+  async confirmSession(sessionId: string): Promise<void> {
+    const entry = await loadSession(this.#ctx, sessionId);
+    if (entry === null) throw new TesseraError("token_revoked", "The session has ended.");
+    const problem = sessionProblem(entry.record, entry.revoked, this.#ctx.now());
+    if (problem !== null) throw problem;
   }
 
   revokeSession(

@@ -38,6 +38,7 @@ export async function upgrade(
   const refreshToken = generateOpaqueToken("refresh");
   const expiresAt = Date.parse(session.expiresAt);
   const jtiExpiresAt = claims.exp * 1000 + ctx.options.skewMs;
+  const since = ctx.cache.epoch;
   const outcome = await fromStore(
     ctx.store.upgradeSession({
       sessionId: session.id,
@@ -64,7 +65,7 @@ export async function upgrade(
   ctx.jwtCache.delete(digestToken(accessToken));
   let record = outcome.session;
   try {
-    const entry = await cacheRecord(ctx, record);
+    const entry = await cacheRecord(ctx, record, since);
     const data = await ctx.hooks.run("afterUpgrade", { session: entry?.session ?? session, user });
     if (data !== undefined) {
       checkDataSize(ctx, data);

@@ -65,9 +65,10 @@ async function validateSessionToken(ctx: EngineContext, token: string): Promise<
   const now = ctx.now();
   let entry = ctx.store.events.isCurrent() ? ctx.cache.byTokenHash(hash, now) : undefined;
   if (entry === undefined) {
+    const since = ctx.cache.epoch;
     const record = await fromStore(ctx.store.findSessionByTokenHash(hash));
     if (record === null) throw new TesseraError("token_invalid", "Unknown session token.");
-    const loaded = await cacheRecord(ctx, record);
+    const loaded = await cacheRecord(ctx, record, since);
     if (loaded === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
     entry = loaded;
   }
@@ -87,6 +88,10 @@ async function validateJwt(ctx: EngineContext, token: string): Promise<Validated
   if (entry === null) throw new TesseraError("token_revoked", "The session has ended.");
   if (entry.user.uuid !== claims.sub)
     throw new TesseraError("token_invalid", "The access token does not match its session.");
+  // An upgraded session issues no more JWTs: every JWT of it is spent. This holds even when
+  // the denylist entry of the upgrade has not reached this node (read-through without lease).
+  if (entry.record.tokenType === "session")
+    throw new TesseraError("token_revoked", "The access token has been replaced by a session token.");
   const failure = sessionProblem(entry.record, entry.revoked, now);
   if (failure !== null) throw failure;
   touch(ctx, entry, now);

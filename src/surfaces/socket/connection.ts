@@ -246,7 +246,31 @@ export class Connection implements RegisteredConnection {
       this.#send(errorFrame(new TesseraError("not_found", "No such gate."), frame.id));
       return;
     }
-    void this.#runGate(handler, frame);
+    if (this.#options.tessera.revocationsCurrent) void this.#runGate(handler, frame);
+    else void this.#runGateConfirmed(handler, frame);
+  }
+
+  /**
+   * The revocation lease is lost: this node may have missed a revocation, so no message is
+   * accepted on what it knew before. The session is confirmed with the store first; a
+   * store that cannot answer gets the message an `unavailable` error (the socket stays, the
+   * client may retry), a session that has ended closes the socket as usual.
+   */
+  async #runGateConfirmed(
+    handler: GateHandler,
+    frame: Extract<ClientFrame, { type: "message" }>,
+  ): Promise<void> {
+    const sessionId = this.#session?.id;
+    if (sessionId === undefined) return;
+    try {
+      await this.#options.tessera.confirmSession(sessionId);
+    } catch (caught) {
+      const error = this.#safe(caught, "confirm session");
+      if (error.code === "token_revoked" || error.code === "token_expired") this.end(error);
+      else if (this.#phase === "ready") this.#send(errorFrame(error, frame.id));
+      return;
+    }
+    if (this.#phase === "ready") await this.#runGate(handler, frame);
   }
 
   async #runGate(handler: GateHandler, frame: Extract<ClientFrame, { type: "message" }>): Promise<void> {
