@@ -38,6 +38,8 @@ function layerOf(path: string): string {
 
 /** Which layers each layer may import (besides itself and `errors`). */
 function allowed(from: string, to: string): boolean {
+  // The SDK runs in browsers: nothing of the server may reach it (its type imports are checked below).
+  if (from === "client" || to === "client") return to === from && from === "client";
   if (to === from || to === "errors") return true;
   if (from === "index" || from === "server" || from === "cli") return true;
   if (from === "tokens" || from === "passwords" || from === "stores/interface") return false;
@@ -62,8 +64,50 @@ const PACKAGE_HOMES: Record<string, (layer: string) => boolean> = {
   commander: (layer) => layer === "cli",
 };
 
+/** Server modules the SDK may take *types* from: pure shapes that `import type` erases. */
+const CLIENT_TYPE_SOURCES = new Set(["errors.ts", "engine/types.ts"]);
+
+/** Every import of a file, with whether it is type-only (`import type …` / `export type …`). */
+function importsWithKind(text: string): { spec: string; typeOnly: boolean }[] {
+  return [...text.matchAll(/(?:^|\n)\s*(import|export)\s(type\s)?[^;]*?from\s+"([^"]+)"/g)].map((m) => ({
+    spec: m[3] ?? "",
+    typeOnly: m[2] !== undefined,
+  }));
+}
+
+/** Why the SDK file's imports would load something outside the SDK, or []. */
+function clientViolations(file: string, text = readFileSync(file, "utf8")): string[] {
+  return importsWithKind(text).flatMap(({ spec, typeOnly }) => {
+    if (!spec.startsWith(".")) return [`${relative(ROOT, file)} loads the package ${spec}`];
+    const target = relative(SRC, resolve(dirname(file), spec.replace(/\.js$/, ".ts")))
+      .split("\\")
+      .join("/");
+    if (target.startsWith("client/")) return [];
+    if (typeOnly && CLIENT_TYPE_SOURCES.has(target)) return [];
+    return [
+      `${relative(ROOT, file)} imports ${spec}${typeOnly ? " (types from a module not on the list)" : ""}`,
+    ];
+  });
+}
+
 describe("architecture", () => {
   const files = sourceFiles(SRC);
+
+  it("the client SDK imports only its own files, and only types from the shared shapes", () => {
+    const client = files.filter((file) => layerOf(file) === "client");
+    expect(client.length).toBeGreaterThan(3);
+    expect(client.flatMap((file) => clientViolations(file))).toEqual([]);
+  });
+
+  it("the SDK rule refuses a value import of server code, a package, and types from elsewhere", () => {
+    const file = join(SRC, "client", "example.ts");
+    expect(clientViolations(file, 'import type { ErrorCode } from "../errors.js";\n')).toEqual([]);
+    expect(clientViolations(file, 'import { TesseraError } from "../errors.js";\n')).toHaveLength(1);
+    expect(clientViolations(file, 'import WebSocket from "ws";\n')).toHaveLength(1);
+    expect(clientViolations(file, 'import type { Tessera } from "../engine/tessera.js";\n')).toHaveLength(1);
+    expect(allowed("client", "engine")).toBe(false);
+    expect(allowed("server", "client")).toBe(false);
+  });
 
   it("finds the source tree", () => {
     expect(files.length).toBeGreaterThan(20);
@@ -73,6 +117,7 @@ describe("architecture", () => {
     const violations: string[] = [];
     for (const file of files) {
       const from = layerOf(file);
+      if (from === "client") continue; // its own, stricter rule above
       for (const spec of importsOf(file)) {
         if (spec.startsWith(".")) {
           const to = layerOf(resolve(dirname(file), spec.replace(/\.js$/, ".ts")));
