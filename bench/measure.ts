@@ -55,8 +55,62 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
+/** One printed table, as the results file keeps it. */
+export interface Table {
+  readonly title: string;
+  readonly unit: string;
+  readonly rows: readonly { readonly name: string; readonly value: number; readonly ratio: number }[];
+}
+
+/** What a section printed: its tables and its summary lines (targets and how they fared). */
+export interface SectionRecord {
+  tables: Table[];
+  notes: string[];
+}
+
+let current: SectionRecord = { tables: [], notes: [] };
+
+/** Starts collecting a new section's tables and notes (the runner calls it). */
+export function beginSection(): SectionRecord {
+  current = { tables: [], notes: [] };
+  return current;
+}
+
+/** Prints a summary line (a ratio against its target) and keeps it for the results file. */
+export function note(line: string): void {
+  console.log(`\n${line}`);
+  current.notes.push(line);
+}
+
+/** The result named `name`, for ratios between rows. */
+export function pick(results: readonly Result[], name: string): number {
+  return results.find((r) => r.name === name)?.opsPerSecond ?? Number.NaN;
+}
+
+/** `a / b` with two decimals and a target verdict. */
+export function ratioLine(
+  label: string,
+  a: number,
+  b: number,
+  target: string,
+  met: (ratio: number) => boolean,
+): string {
+  const ratio = a / b;
+  return `${label}: ${ratio.toFixed(2)}× (target ${target}: ${met(ratio) ? "met" : "NOT met"})`;
+}
+
 export function printTable(title: string, results: readonly Result[], unit = "ops/s"): void {
   const base = results[results.length - 1];
+  current.tables.push({
+    title,
+    unit,
+    rows: results.map((r) => ({
+      name: r.name,
+      value: Math.round(r.opsPerSecond * 100) / 100,
+      ratio:
+        base && base.opsPerSecond > 0 ? Math.round((r.opsPerSecond / base.opsPerSecond) * 1000) / 1000 : 0,
+    })),
+  });
   console.log(`\n## ${title}`);
   console.log(`| candidate | ${unit} | ratio to "${base?.name}" |`);
   console.log("| --- | ---: | ---: |");

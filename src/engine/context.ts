@@ -6,9 +6,10 @@
 import { TesseraError } from "../errors.js";
 import type { PasswordHasher } from "../passwords/password-hasher.js";
 import type { JsonValue, SessionRecord, SessionStore, UserRecord } from "../stores/session-store.js";
-import { type AccessClaims, signAccessToken } from "../tokens/jwt.js";
+import { signAccessToken } from "../tokens/jwt.js";
 import type { Denylist } from "./denylist.js";
 import type { Hooks } from "./hooks.js";
+import type { JwtCache } from "./jwt-cache.js";
 import type { KeyRing } from "./key-ring.js";
 import type { ResolvedOptions } from "./options.js";
 import type { ProviderRegistry } from "./providers.js";
@@ -37,8 +38,8 @@ export interface EngineContext {
   readonly throttle: LoginThrottle | null;
   readonly cache: SessionCache;
   readonly denylist: Denylist;
-  /** Verified JWT claims by token digest, until the token expires. */
-  readonly jwtCache: Map<string, AccessClaims>;
+  /** Verified JWT claims, until the token expires. */
+  readonly jwtCache: JwtCache;
   readonly now: () => number;
   readonly reportError: (error: unknown, context: string) => void;
 }

@@ -7,28 +7,42 @@
 import type { DenylistEntry } from "../stores/session-store.js";
 
 export class Denylist {
-  readonly #entries = new Map<string, number>();
+  // One map per kind, keyed by the bare id: checking a JWT builds no strings.
+  readonly #jtis = new Map<string, number>();
+  readonly #sids = new Map<string, number>();
+  /** Entries whose id has neither prefix: kept so `size` and pruning stay honest. */
+  readonly #other = new Map<string, number>();
 
   add(entry: DenylistEntry): void {
-    const known = this.#entries.get(entry.id);
-    if (known === undefined || known < entry.expiresAt) this.#entries.set(entry.id, entry.expiresAt);
+    const [map, key] = this.#slot(entry.id);
+    const known = map.get(key);
+    if (known === undefined || known < entry.expiresAt) map.set(key, entry.expiresAt);
   }
 
   /** True when the JWT with this `jti` and `sid` must be refused. */
   denies(jti: string, sid: string, now: number): boolean {
-    return this.#live(`jti:${jti}`, now) || this.#live(`sid:${sid}`, now);
-  }
-
-  #live(id: string, now: number): boolean {
-    const until = this.#entries.get(id);
-    return until !== undefined && until > now;
+    return live(this.#jtis, jti, now) || live(this.#sids, sid, now);
   }
 
   prune(now: number): void {
-    for (const [id, until] of this.#entries) if (until <= now) this.#entries.delete(id);
+    for (const map of [this.#jtis, this.#sids, this.#other]) {
+      for (const [id, until] of map) if (until <= now) map.delete(id);
+    }
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#jtis.size + this.#sids.size + this.#other.size;
   }
+
+  #slot(id: string): [Map<string, number>, string] {
+    if (id.startsWith("jti:")) return [this.#jtis, id.slice(4)];
+    if (id.startsWith("sid:")) return [this.#sids, id.slice(4)];
+    return [this.#other, id];
+  }
+}
+
+function live(map: Map<string, number>, id: string, now: number): boolean {
+  if (map.size === 0) return false;
+  const until = map.get(id);
+  return until !== undefined && until > now;
 }

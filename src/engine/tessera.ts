@@ -15,7 +15,6 @@ import { TesseraError } from "../errors.js";
 import { PasswordHasher } from "../passwords/password-hasher.js";
 import { normaliseUsername } from "../passwords/username.js";
 import type { JsonValue, SessionStore } from "../stores/session-store.js";
-import type { AccessClaims } from "../tokens/jwt.js";
 import { type Authenticated, authenticateWith, loginWith } from "./authenticate.js";
 import {
   type EngineContext,
@@ -27,6 +26,7 @@ import {
 } from "./context.js";
 import { Denylist } from "./denylist.js";
 import { type HookHandler, type HookName, Hooks } from "./hooks.js";
+import { JwtCache } from "./jwt-cache.js";
 import { KeyRing } from "./key-ring.js";
 import {
   type IssuedLink,
@@ -57,7 +57,7 @@ import type {
   ValidatedSession,
 } from "./types.js";
 import { upgrade } from "./upgrade.js";
-import { validate } from "./validate.js";
+import { JWT_CACHE_MAX, validate, validateSync } from "./validate.js";
 
 /** How often expired rows are purged and the in-memory denylist pruned. */
 const HOUSEKEEPING_INTERVAL_MS = 60_000;
@@ -108,7 +108,7 @@ export class Tessera {
       throttle: options.loginThrottle === false ? null : new LoginThrottle(options.loginThrottle),
       cache: new SessionCache(resolved.cacheTtlMs, resolved.cacheMaxEntries),
       denylist,
-      jwtCache: new Map<string, AccessClaims>(),
+      jwtCache: new JwtCache(JWT_CACHE_MAX),
       now,
       reportError,
     });
@@ -207,6 +207,16 @@ export class Tessera {
 
   validate(token: string): Promise<ValidatedSession> {
     return validate(this.#ctx, token);
+  }
+
+  /**
+   * The same answer as `validate` when it can be given from memory (a cached session token
+   * or a JWT verified before, session cached, store feed current); `null` when it cannot —
+   * then call `validate`. Never a different answer: a credential `validateSync` accepts,
+   * `validate` accepts too, and every refusal comes from `validate`.
+   */
+  validateSync(token: string): ValidatedSession | null {
+    return validateSync(this.#ctx, token);
   }
 
   upgrade(accessToken: string, metadata?: RequestMetadata): Promise<TokenPair> {
@@ -355,9 +365,7 @@ export class Tessera {
   async #houseKeep(): Promise<void> {
     const now = this.#ctx.now();
     this.#ctx.denylist.prune(now);
-    for (const [hash, claims] of this.#ctx.jwtCache) {
-      if (claims.exp * 1000 + this.#ctx.options.skewMs <= now) this.#ctx.jwtCache.delete(hash);
-    }
+    this.#ctx.jwtCache.prune(now - this.#ctx.options.skewMs);
     await this.#ctx.store.purgeExpired(now).catch((error: unknown) => this.#ctx.reportError(error, "purge"));
   }
 }

@@ -5,8 +5,8 @@
  * however many race. The session's earlier refresh tokens are superseded.
  */
 import { TesseraError } from "../errors.js";
-import { looksLikeJwt } from "../tokens/jwt.js";
 import { digestToken, generateOpaqueToken } from "../tokens/opaque.js";
+import { looksLikeJwt } from "../tokens/verify-jwt.js";
 import {
   cacheRecord,
   checkDataSize,
@@ -62,7 +62,7 @@ export async function upgrade(
       return outcome satisfies never;
   }
   ctx.denylist.add({ id: `jti:${claims.jti}`, expiresAt: jtiExpiresAt });
-  ctx.jwtCache.delete(digestToken(accessToken));
+  ctx.jwtCache.delete(accessToken);
   let record = outcome.session;
   try {
     const entry = await cacheRecord(ctx, record, since);

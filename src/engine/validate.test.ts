@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { codeOf, loggedIn, makeEngine } from "../../test/kit.js";
 import { TesseraError } from "../errors.js";
@@ -149,5 +150,63 @@ describe("validate", () => {
       expect(error).toMatchObject({ code: "token_invalid" });
       expect(error.message).not.toContain(token.slice(4, 20));
     }
+  });
+
+  it("a JWT altered under a signature seen before is refused, even with its original cached", async () => {
+    const { tessera } = await makeEngine();
+    const { pair } = await loggedIn(tessera);
+    await expect(tessera.validate(pair.accessToken)).resolves.toBeTruthy();
+    const [header, payload, signature] = pair.accessToken.split(".");
+    const claims = JSON.parse(Buffer.from(payload ?? "", "base64url").toString()) as Record<string, unknown>;
+    const altered = Buffer.from(JSON.stringify({ ...claims, username: "admin" })).toString("base64url");
+    expect(await codeOf(tessera.validate(`${header}.${altered}.${signature}`))).toBe("token_invalid");
+    expect(tessera.validateSync(`${header}.${altered}.${signature}`)).toBeNull();
+    await expect(tessera.validate(pair.accessToken)).resolves.toMatchObject({ credential: "jwt" });
+  });
+
+  it("refuses a correctly signed JWT issued in the future or living longer than the access lifetime", async () => {
+    const secret = "0123456789abcdef0123456789abcdef";
+    const { tessera, clock } = await makeEngine({
+      jwt: { algorithm: "HS256", secret },
+      accessTokenTtlSeconds: 900,
+    });
+    const { pair } = await loggedIn(tessera);
+    const [header, payload] = pair.accessToken.split(".");
+    const claims = JSON.parse(Buffer.from(payload ?? "", "base64url").toString()) as Record<string, unknown>;
+    const kid = (JSON.parse(Buffer.from(header ?? "", "base64url").toString()) as { kid: string }).kid;
+    const now = Math.floor(clock() / 1000);
+    const forge = (overrides: Record<string, unknown>) =>
+      new SignJWT({ ...claims, jti: crypto.randomUUID(), ...overrides })
+        .setProtectedHeader({ alg: "HS256", kid, typ: "at+jwt" })
+        .sign(new TextEncoder().encode(secret));
+    await expect(tessera.validate(await forge({}))).resolves.toBeTruthy();
+    expect(await codeOf(tessera.validate(await forge({ iat: now + 3600, exp: now + 4000 })))).toBe(
+      "token_invalid",
+    );
+    expect(await codeOf(tessera.validate(await forge({ exp: now + 10 * 365 * 86400 })))).toBe(
+      "token_invalid",
+    );
+  });
+
+  it("validateSync answers from memory what validate answers, and null where it cannot", async () => {
+    const { tessera, clock } = await makeEngine({ accessTokenTtlSeconds: 60, sessionTtlSeconds: 3600 });
+    const { pair } = await loggedIn(tessera);
+    const other = await loggedIn(tessera);
+    const sessionToken = (await tessera.upgrade(other.pair.accessToken)).accessToken;
+    // Never seen: a JWT needs its signature checked first.
+    expect(tessera.validateSync(pair.accessToken)).toBeNull();
+    const viaJwt = await tessera.validate(pair.accessToken);
+    expect(tessera.validateSync(pair.accessToken)).toBe(viaJwt);
+    const viaSession = await tessera.validate(sessionToken);
+    expect(tessera.validateSync(sessionToken)).toBe(viaSession);
+    expect(tessera.validateSync(generateOpaqueToken("session"))).toBeNull();
+    expect(tessera.validateSync("nonsense")).toBeNull();
+    // An expired JWT and a revoked session are left to validate, which names the reason.
+    clock.advance(91_000);
+    expect(tessera.validateSync(pair.accessToken)).toBeNull();
+    expect(await codeOf(tessera.validate(pair.accessToken))).toBe("token_expired");
+    await tessera.logout(viaSession.session.id);
+    expect(tessera.validateSync(sessionToken)).toBeNull();
+    expect(await codeOf(tessera.validate(sessionToken))).toBe("token_revoked");
   });
 });

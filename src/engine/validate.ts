@@ -10,7 +10,7 @@
  * store's event feed is not current (fail closed).
  */
 import { TesseraError } from "../errors.js";
-import { type AccessClaims, looksLikeJwt, verifyAccessToken } from "../tokens/jwt.js";
+import type { AccessClaims } from "../tokens/jwt.js";
 import {
   digestToken,
   OPAQUE_PREFIXES,
@@ -18,32 +18,51 @@ import {
   opaqueKindOf,
   opaqueTokenProblem,
 } from "../tokens/opaque.js";
+import { looksLikeJwt, verifyAccessTokenSync } from "../tokens/verify-jwt.js";
 import { cacheRecord, type EngineContext, fromStore, loadSession, sessionProblem } from "./context.js";
 import type { CacheEntry } from "./session-cache.js";
 import type { ValidatedSession } from "./types.js";
 
 /** Longer than any token Tessera issues with generous claims; refused before parsing. */
 export const MAX_TOKEN_LENGTH = 8192;
-const JWT_CACHE_MAX = 10_000;
+export const JWT_CACHE_MAX = 10_000;
 const SESSION_PREFIX = OPAQUE_PREFIXES.session;
 /** `lastSeenAt` is written at most this often per session. */
 const TOUCH_INTERVAL_MS = 60_000;
 
-export function validate(ctx: EngineContext, token: string): Promise<ValidatedSession> {
-  // The hot path: a session token whose digest is in the cache. A digest match proves the
-  // token was issued (so its checksum is right); the checksum is checked on a miss, before
-  // the store is asked.
-  if (typeof token === "string" && token.length === OPAQUE_TOKEN_LENGTH && token.startsWith(SESSION_PREFIX)) {
-    if (ctx.store.events.isCurrent()) {
-      const now = ctx.now();
-      const entry = ctx.cache.byTokenHash(digestToken(token), now);
-      if (entry !== undefined && !entry.revoked && entry.record.expiresAt > now) {
-        touch(ctx, entry, now);
-        return Promise.resolve(entry.asSessionToken);
-      }
-    }
+/**
+ * The hot path, answered from memory or not at all (null: ask `validate`). A session token
+ * whose digest is cached (a digest match proves the token was issued, so its checksum is
+ * right), or a JWT verified before whose session is cached — and only while the store's
+ * event feed is current. Every refusal is left to the full path, which names its reason.
+ */
+export function validateSync(ctx: EngineContext, token: string): ValidatedSession | null {
+  if (typeof token !== "string" || !ctx.store.events.isCurrent()) return null;
+  const now = ctx.now();
+  if (token.length === OPAQUE_TOKEN_LENGTH && token.startsWith(SESSION_PREFIX)) {
+    const entry = ctx.cache.byTokenHash(digestToken(token), now);
+    if (entry === undefined || !isLive(entry, now)) return null;
+    touch(ctx, entry, now);
+    return entry.asSessionToken;
   }
-  return validateUncached(ctx, token);
+  if (token.length > MAX_TOKEN_LENGTH) return null;
+  const claims = ctx.jwtCache.get(token);
+  if (claims === undefined || claims.exp * 1000 + ctx.options.skewMs <= now) return null;
+  if (ctx.denylist.denies(claims.jti, claims.sid, now)) return null;
+  const entry = ctx.cache.bySessionId(claims.sid, now);
+  if (entry === undefined || entry.user.uuid !== claims.sub || !isLive(entry, now)) return null;
+  touch(ctx, entry, now);
+  return entry.asJwt;
+}
+
+export function validate(ctx: EngineContext, token: string): Promise<ValidatedSession> {
+  const hit = validateSync(ctx, token);
+  return hit === null ? validateUncached(ctx, token) : Promise.resolve(hit);
+}
+
+/** A cached session that may be used at `now`; the full path says why when it may not. */
+function isLive(entry: CacheEntry, now: number): boolean {
+  return !entry.revoked && entry.record.expiresAt > now;
 }
 
 async function validateUncached(ctx: EngineContext, token: string): Promise<ValidatedSession> {
@@ -100,34 +119,30 @@ async function validateJwt(ctx: EngineContext, token: string): Promise<Validated
 
 /** Verified claims of an access JWT, from the cache when this exact token was seen before. */
 export async function verifiedClaims(ctx: EngineContext, token: string): Promise<AccessClaims> {
-  const hash = digestToken(token);
   const now = ctx.now();
-  const cached = ctx.jwtCache.get(hash);
+  const cached = ctx.jwtCache.get(token);
   if (cached !== undefined) {
     if (cached.exp * 1000 + ctx.options.skewMs > now) return cached;
-    ctx.jwtCache.delete(hash);
+    ctx.jwtCache.delete(token);
     throw new TesseraError("token_expired", "The access token has expired.");
   }
   const options = {
     issuer: ctx.options.issuer,
     audience: ctx.options.audience,
     clockToleranceSeconds: ctx.options.skewMs / 1000,
+    maxLifetimeSeconds: ctx.options.accessTtlMs / 1000,
     now,
   };
   let claims: AccessClaims;
   try {
-    claims = await verifyAccessToken(token, (kid) => ctx.keys.verifierFor(kid, now), options);
+    claims = verifyAccessTokenSync(token, (kid) => ctx.keys.verifierFor(kid, now), options);
   } catch (error) {
     // Another node may have rotated keys: reload once (rate-limited) and try again.
     if (!(error instanceof TesseraError && error.code === "token_invalid")) throw error;
     if (!(await fromStore(ctx.keys.reloadIfStale(now)))) throw error;
-    claims = await verifyAccessToken(token, (kid) => ctx.keys.verifierFor(kid, now), options);
+    claims = verifyAccessTokenSync(token, (kid) => ctx.keys.verifierFor(kid, now), options);
   }
-  if (ctx.jwtCache.size >= JWT_CACHE_MAX) {
-    const oldest = ctx.jwtCache.keys().next();
-    if (!oldest.done) ctx.jwtCache.delete(oldest.value);
-  }
-  ctx.jwtCache.set(hash, claims);
+  ctx.jwtCache.set(token, claims);
   return claims;
 }
 

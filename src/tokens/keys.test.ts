@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { decodeProtectedHeader, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { signAccessToken, verifyAccessToken } from "./jwt.js";
+import { signAccessToken } from "./jwt.js";
 import {
   deserializeSigningKey,
   generateSigningKey,
@@ -9,6 +9,7 @@ import {
   keyFromSecret,
   SIGNING_ALGORITHMS,
 } from "./keys.js";
+import { verifyAccessToken } from "./verify-jwt.js";
 
 const NOW = Date.UTC(2026, 10, 22, 12);
 const input = {

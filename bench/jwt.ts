@@ -1,0 +1,103 @@
+/**
+ * Issue 15, target 2: the first verification of an access JWT (no cache) against
+ * `node:crypto` verifying the same token directly with a key imported once — the floor —
+ * and against the peers a user would pick instead (jose, fast-jwt without its cache), for
+ * every asymmetric algorithm Tessera signs with and HS256.
+ */
+import { constants, createHmac, KeyObject, timingSafeEqual, verify } from "node:crypto";
+import { createVerifier } from "fast-jwt";
+import { jwtVerify } from "jose";
+import { signAccessToken } from "../src/tokens/jwt.js";
+import { generateSigningKey, type SigningAlgorithm } from "../src/tokens/keys.js";
+import { verifyAccessTokenSync } from "../src/tokens/verify-jwt.js";
+import { compare, note, pick, ratioLine } from "./measure.js";
+
+const ALGORITHMS: readonly SigningAlgorithm[] = ["EdDSA", "ES256", "RS256", "PS256", "HS256"];
+
+/** The least any verifier must do: split off the signature, decode it, check it. */
+function nodeFloor(alg: SigningAlgorithm, key: KeyObject): (token: string) => boolean {
+  const options =
+    alg === "ES256"
+      ? { key, dsaEncoding: "ieee-p1363" as const }
+      : alg === "PS256"
+        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+        : key;
+  const digest = alg === "EdDSA" ? null : "sha256";
+  if (alg.startsWith("HS")) {
+    return (token) => {
+      const dot = token.lastIndexOf(".");
+      const expected = createHmac("sha256", key).update(token.slice(0, dot)).digest();
+      const signature = Buffer.from(token.slice(dot + 1), "base64url");
+      return expected.length === signature.length && timingSafeEqual(expected, signature);
+    };
+  }
+  return (token) => {
+    const dot = token.lastIndexOf(".");
+    const signature = Buffer.from(token.slice(dot + 1), "base64url");
+    return verify(digest, Buffer.from(token.slice(0, dot)), options, signature);
+  };
+}
+
+export async function benchJwt(): Promise<void> {
+  for (const alg of ALGORITHMS) {
+    const now = Date.now();
+    const { key } = await generateSigningKey(alg, now);
+    const { token } = await signAccessToken(key, {
+      issuer: "tessera",
+      audience: null,
+      userUuid: "6f1c1b8e-8f0e-4c55-9d67-3c1f8d1b2a11",
+      username: "bench",
+      sessionId: "0c7e7c52-5d3b-4f0c-9a36-2f4f3d6b8e21",
+      now,
+      ttlSeconds: 900,
+      metadata: { userAgent: "Mozilla/5.0 (X11; Linux x86_64) bench", ipAddress: "127.0.0.1" },
+    });
+    const keyObject =
+      key.verifyKey instanceof Uint8Array
+        ? KeyObject.from(
+            await crypto.subtle.importKey("raw", key.verifyKey, { name: "HMAC", hash: "SHA-256" }, true, [
+              "verify",
+            ]),
+          )
+        : KeyObject.from(key.verifyKey);
+    const floor = nodeFloor(alg, keyObject);
+    if (!floor(token)) throw new Error(`${alg}: the floor does not verify the token`);
+    const fastJwtKey =
+      key.verifyKey instanceof Uint8Array
+        ? Buffer.from(key.verifyKey)
+        : (keyObject.export({ type: "spki", format: "pem" }) as string);
+    const fastJwt = createVerifier({ key: fastJwtKey, algorithms: [alg], cache: false });
+    const options = {
+      issuer: "tessera",
+      audience: null,
+      clockToleranceSeconds: 30,
+      maxLifetimeSeconds: 900,
+      now,
+    };
+    const keyFor = () => key;
+    const tesseraName = `tessera verifyAccessToken ${alg} (first verification)`;
+    const floorName = `(node:crypto verifying directly, ${alg})`;
+    const results = await compare(
+      `JWT first verification, ${alg}: tessera vs peers vs node:crypto`,
+      [
+        {
+          name: tesseraName,
+          op: () => verifyAccessTokenSync(token, keyFor, { ...options, now: Date.now() }),
+        },
+        { name: `jose jwtVerify ${alg}`, op: () => jwtVerify(token, key.verifyKey, { algorithms: [alg] }) },
+        { name: `fast-jwt ${alg}, cache off`, op: () => fastJwt(token) },
+        { name: floorName, op: () => floor(token) },
+      ],
+      { rounds: 5, msPerRound: 200 },
+    );
+    note(
+      ratioLine(
+        `${alg} first verification / node:crypto`,
+        pick(results, tesseraName),
+        pick(results, floorName),
+        "≥ 0.90×",
+        (r) => r >= 0.9,
+      ),
+    );
+  }
+}
