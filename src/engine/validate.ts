@@ -51,6 +51,8 @@ export function validateSync(ctx: EngineContext, token: string): ValidatedSessio
   if (ctx.denylist.denies(claims.jti, claims.sid, now)) return null;
   const entry = ctx.cache.bySessionId(claims.sid, now);
   if (entry === undefined || entry.user.uuid !== claims.sub || !isLive(entry, now)) return null;
+  // An upgraded session's JWTs are spent (the full path says so).
+  if (entry.record.tokenType === "session") return null;
   touch(ctx, entry, now);
   return entry.asJwt;
 }
