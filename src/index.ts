@@ -35,6 +35,7 @@ export type {
   JsonValue,
   LoginInput,
   PublicUser,
+  RefreshOptions,
   RequestMetadata,
   Session,
   SessionMetadata,

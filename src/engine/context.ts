@@ -15,6 +15,7 @@ import type { ResolvedOptions } from "./options.js";
 import type { ProviderRegistry } from "./providers.js";
 import type { CacheEntry, SessionCache } from "./session-cache.js";
 import type { LoginThrottle } from "./throttle.js";
+import type { TokenThrottle } from "./token-throttle.js";
 import type { PublicUser, RequestMetadata, TokenPair } from "./types.js";
 
 /** Told to surfaces (sockets close on it); comes from this process or, via the store, from others. */
@@ -36,6 +37,8 @@ export interface EngineContext {
   readonly providers: ProviderRegistry;
   /** Null when login throttling is turned off. */
   readonly throttle: LoginThrottle | null;
+  /** Token-guessing throttle per client address; null when turned off. */
+  readonly tokenThrottle: TokenThrottle | null;
   readonly cache: SessionCache;
   readonly denylist: Denylist;
   /** Verified JWT claims, until the token expires. */

@@ -6,6 +6,7 @@ import type { PasswordOptions } from "../passwords/password-hasher.js";
 import type { SessionStore } from "../stores/session-store.js";
 import { isSigningAlgorithm, type SigningAlgorithm } from "../tokens/keys.js";
 import type { ThrottleOptions } from "./throttle.js";
+import type { TokenThrottleOptions } from "./token-throttle.js";
 
 export interface JwtOptions {
   /** @default "EdDSA" */
@@ -40,6 +41,11 @@ export interface TesseraOptions {
   readonly passwords?: PasswordOptions;
   /** Login throttling per username and IP; `false` turns it off. @default {} */
   readonly loginThrottle?: ThrottleOptions | false;
+  /**
+   * Refuses (`rate_limited`) a client address that keeps presenting unknown or forged tokens;
+   * `false` turns it off. Counts only failures, in memory. @default {}
+   */
+  readonly tokenThrottle?: TokenThrottleOptions | false;
   /** How long a validated session stays in the in-process cache. @default 300 */
   readonly cacheTtlSeconds?: number;
   /** @default 100000 */

@@ -47,9 +47,11 @@ import { reissue } from "./reissue.js";
 import { SessionCache } from "./session-cache.js";
 import { getSession, listSessions, logout, logoutAll, revokeSession, setSessionData } from "./sessions.js";
 import { LoginThrottle } from "./throttle.js";
+import { guardTokenUse, TokenThrottle } from "./token-throttle.js";
 import type {
   LoginInput,
   PublicUser,
+  RefreshOptions,
   RequestMetadata,
   Session,
   StartSessionInput,
@@ -106,6 +108,7 @@ export class Tessera {
       hooks: new Hooks(),
       providers,
       throttle: options.loginThrottle === false ? null : new LoginThrottle(options.loginThrottle),
+      tokenThrottle: options.tokenThrottle === false ? null : new TokenThrottle(options.tokenThrottle),
       cache: new SessionCache(resolved.cacheTtlMs, resolved.cacheMaxEntries),
       denylist,
       jwtCache: new JwtCache(JWT_CACHE_MAX),
@@ -190,14 +193,17 @@ export class Tessera {
     return issueLink(this.#ctx, input);
   }
 
-  /** Consumes a link (atomic: one redeemer wins) and starts its session, `tokenType: "session"`. */
+  /**
+   * Consumes a link (atomic: one redeemer wins) and starts its session, `tokenType: "session"`.
+   * `metadata.ipAddress` feeds the token-guessing throttle (as for `validate`).
+   */
   redeemLink(token: string, metadata?: RequestMetadata): Promise<RedeemedLink> {
-    return redeemLink(this.#ctx, token, metadata);
+    return this.#guard(metadata, () => redeemLink(this.#ctx, token, metadata));
   }
 
   /** A live link's details without consuming it; the same refusals as `redeemLink`. */
-  peekLink(token: string): Promise<LinkInfo> {
-    return peekLink(this.#ctx, token);
+  peekLink(token: string, metadata?: RequestMetadata): Promise<LinkInfo> {
+    return this.#guard(metadata, () => peekLink(this.#ctx, token));
   }
 
   /** Starts a session for an already authenticated user (providers, gRPC, links). */
@@ -205,8 +211,13 @@ export class Tessera {
     return startSession(this.#ctx, input);
   }
 
-  validate(token: string): Promise<ValidatedSession> {
-    return validate(this.#ctx, token);
+  /**
+   * The session a token (session token or access JWT) stands for. `metadata.ipAddress`, the
+   * client's address, feeds the token-guessing throttle: an address presenting many unknown
+   * or forged tokens gets `rate_limited` for a while (a cached valid token is never checked).
+   */
+  validate(token: string, metadata?: RequestMetadata): Promise<ValidatedSession> {
+    return validate(this.#ctx, token, metadata?.ipAddress);
   }
 
   /**
@@ -220,11 +231,12 @@ export class Tessera {
   }
 
   upgrade(accessToken: string, metadata?: RequestMetadata): Promise<TokenPair> {
-    return upgrade(this.#ctx, accessToken, metadata);
+    return this.#guard(metadata, () => upgrade(this.#ctx, accessToken, metadata));
   }
 
-  refresh(refreshToken: string): Promise<TokenPair> {
-    return refresh(this.#ctx, refreshToken);
+  /** Spends a refresh token for a new pair; `metadata.ipAddress` feeds the token-guessing throttle. */
+  refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {
+    return this.#guard(options.metadata, () => refresh(this.#ctx, refreshToken));
   }
 
   /**
@@ -350,6 +362,10 @@ export class Tessera {
       default:
         event satisfies never;
     }
+  }
+
+  #guard<T>(metadata: RequestMetadata | undefined, work: () => Promise<T>): Promise<T> {
+    return guardTokenUse(this.#ctx.tokenThrottle, metadata?.ipAddress, this.#ctx.now, work);
   }
 
   #emit(event: EngineEvent): void {

@@ -49,6 +49,12 @@ export interface RequestMetadata {
   readonly ipAddress?: string | null;
 }
 
+/** Options of `Tessera.refresh`. */
+export interface RefreshOptions {
+  /** Where the request came from; its address feeds the token-guessing throttle. */
+  readonly metadata?: RequestMetadata;
+}
+
 export interface LoginInput {
   readonly username: string;
   readonly password: string;

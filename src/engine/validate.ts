@@ -21,6 +21,7 @@ import {
 import { looksLikeJwt, verifyAccessTokenSync } from "../tokens/verify-jwt.js";
 import { cacheRecord, type EngineContext, fromStore, loadSession, sessionProblem } from "./context.js";
 import type { CacheEntry } from "./session-cache.js";
+import { guardTokenUse } from "./token-throttle.js";
 import type { ValidatedSession } from "./types.js";
 
 /** Longer than any token Tessera issues with generous claims; refused before parsing. */
@@ -57,9 +58,19 @@ export function validateSync(ctx: EngineContext, token: string): ValidatedSessio
   return entry.asJwt;
 }
 
-export function validate(ctx: EngineContext, token: string): Promise<ValidatedSession> {
+/**
+ * `clientAddress` (where the token came from) feeds the token-guessing throttle: a cache
+ * hit never looks at it; every other answer is refused while the address is throttled,
+ * and a `token_invalid` counts against it.
+ */
+export function validate(
+  ctx: EngineContext,
+  token: string,
+  clientAddress?: string | null,
+): Promise<ValidatedSession> {
   const hit = validateSync(ctx, token);
-  return hit === null ? validateUncached(ctx, token) : Promise.resolve(hit);
+  if (hit !== null) return Promise.resolve(hit);
+  return guardTokenUse(ctx.tokenThrottle, clientAddress, ctx.now, () => validateUncached(ctx, token));
 }
 
 /** A cached session that may be used at `now`; the full path says why when it may not. */

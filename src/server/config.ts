@@ -47,6 +47,14 @@ export interface ServerConfig {
   readonly trustProxy: boolean | string;
   readonly cookieSecure: boolean | "auto";
   readonly linkOrigins: readonly string[];
+  /** The origin users reach the server at; link URLs are built from it. Null: see `HttpAppOptions.publicUrl`. */
+  readonly publicUrl: string | null;
+  /** HTTP: all request headers within this many milliseconds. */
+  readonly httpHeadersTimeoutMs: number;
+  /** HTTP: the whole request within this many milliseconds. */
+  readonly httpRequestTimeoutMs: number;
+  /** HTTP: an idle keep-alive connection closes after this many milliseconds. */
+  readonly httpKeepAliveTimeoutMs: number;
   /** JSON file of partner keys for the `signed-payload` provider (see `partners.ts`); null: no provider. */
   readonly partnersFile: string | null;
   readonly logLevel: string;
@@ -104,6 +112,19 @@ function oneOf<T extends string>(values: readonly T[]) {
     if (typeof raw === "string" && (values as readonly string[]).includes(raw)) return raw as T;
     throw new Error(`expected one of ${values.join(", ")}`);
   };
+}
+
+function origin(raw: unknown): string {
+  const value = text(raw).trim();
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error("expected an origin like https://auth.example.com");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("expected an http(s) origin");
+  if (url.origin !== value.replace(/\/$/, "")) throw new Error("expected a bare origin (no path)");
+  return url.origin;
 }
 
 function origins(raw: unknown): string[] {
@@ -295,6 +316,38 @@ export const SETTINGS: readonly Setting[] = [
     parse: origins,
   },
   {
+    key: "publicUrl",
+    flag: "--public-url <url>",
+    env: ["TESSERA_PUBLIC_URL"],
+    help: "origin users reach the server at; link URLs are built from it (never from the Host header)",
+    defaultText: "none (a trusted proxy's X-Forwarded-Host, else the listen address)",
+    parse: origin,
+  },
+  {
+    key: "httpHeadersTimeoutMs",
+    flag: "--http-headers-timeout <ms>",
+    env: ["TESSERA_HTTP_HEADERS_TIMEOUT"],
+    help: "HTTP: close a connection whose request headers take longer (answering 408)",
+    defaultText: "10000",
+    parse: integer(100, 600_000),
+  },
+  {
+    key: "httpRequestTimeoutMs",
+    flag: "--http-request-timeout <ms>",
+    env: ["TESSERA_HTTP_REQUEST_TIMEOUT"],
+    help: "HTTP: close a connection whose whole request takes longer",
+    defaultText: "30000",
+    parse: integer(100, 3_600_000),
+  },
+  {
+    key: "httpKeepAliveTimeoutMs",
+    flag: "--http-keep-alive-timeout <ms>",
+    env: ["TESSERA_HTTP_KEEP_ALIVE_TIMEOUT"],
+    help: "HTTP: close an idle keep-alive connection after this",
+    defaultText: "5000",
+    parse: integer(100, 600_000),
+  },
+  {
     key: "partnersFile",
     flag: "--partners-file <file>",
     env: ["TESSERA_PARTNERS_FILE"],
@@ -348,6 +401,10 @@ const DEFAULTS = {
   trustProxy: false,
   cookieSecure: "auto",
   linkOrigins: [],
+  publicUrl: null,
+  httpHeadersTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 30_000,
+  httpKeepAliveTimeoutMs: 5000,
   partnersFile: null,
   logLevel: "info",
   metrics: true,
@@ -454,6 +511,9 @@ function checkCombinations(config: ServerConfig): void {
   }
   if (hmac && config.jwtPrivateKeyFile !== null) {
     throw new ConfigError("jwtPrivateKeyFile cannot be used with an HS* algorithm.");
+  }
+  if (config.httpHeadersTimeoutMs > config.httpRequestTimeoutMs) {
+    throw new ConfigError("httpHeadersTimeoutMs cannot be longer than httpRequestTimeoutMs.");
   }
   if ((config.grpcTlsCertFile === null) !== (config.grpcTlsKeyFile === null)) {
     throw new ConfigError("grpcTlsCertFile and grpcTlsKeyFile go together: set both, or neither.");

@@ -75,6 +75,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     cookieSecure: config.cookieSecure,
     linkOrigins: config.linkOrigins,
     trustProxy: config.trustProxy,
+    publicUrl: config.publicUrl,
+    headersTimeoutMs: config.httpHeadersTimeoutMs,
+    requestTimeoutMs: config.httpRequestTimeoutMs,
+    keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
     ...(config.bodyLimitBytes === null ? {} : { bodyLimitBytes: config.bodyLimitBytes }),
   });
 

@@ -49,6 +49,18 @@ export function peerAddress(peer: string): string | null {
   return null;
 }
 
+/**
+ * Where a call came from, for the engine's token-guessing throttle: read only when the
+ * engine asks (a cached session token never does), so the hot path parses no peer string.
+ */
+export function peerMetadata(call: { getPeer(): string }): RequestMetadata {
+  return {
+    get ipAddress() {
+      return peerAddress(call.getPeer());
+    },
+  };
+}
+
 /** The session metadata of a call: its `user-agent` and the peer's address. */
 export function requestMetadata(call: { readonly metadata: Metadata; getPeer(): string }): RequestMetadata {
   const userAgent = first(call.metadata, "user-agent");

@@ -11,7 +11,7 @@
 import type { handleUnaryCall, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Tessera } from "../../engine/tessera.js";
 import { TesseraError } from "../../errors.js";
-import { bearerToken, requestMetadata } from "./call-context.js";
+import { bearerToken, peerMetadata, requestMetadata } from "./call-context.js";
 import {
   type GetSessionResponse,
   getSessionResponse,
@@ -72,12 +72,14 @@ export function sessionServiceHandlers(options: SessionServiceOptions): UntypedS
 
     ReissueSession: unary<SessionTokensResponse>("ReissueSession", async (call) => {
       const request = parseReissueSession(call.request);
-      return tokensResponse(await tessera.refresh(request.reissue_token));
+      return tokensResponse(
+        await tessera.refresh(request.reissue_token, { metadata: requestMetadata(call) }),
+      );
     }),
 
     DestroySession: unary<Record<string, never>>("DestroySession", async (call) => {
       parseDestroySession(call.request);
-      const { session } = await tessera.validate(bearerToken(call.metadata));
+      const { session } = await tessera.validate(bearerToken(call.metadata), peerMetadata(call));
       if (call.cancelled) throw cancelled();
       await tessera.logout(session.id);
       return {};
@@ -88,7 +90,7 @@ export function sessionServiceHandlers(options: SessionServiceOptions): UntypedS
     GetSession: unary<GetSessionResponse>("GetSession", async (call) => {
       const request = parseGetSession(call.request);
       const token = request.token === "" ? bearerToken(call.metadata) : request.token;
-      return getSessionResponse(await tessera.validate(token));
+      return getSessionResponse(await tessera.validate(token, peerMetadata(call)));
     }),
   };
   return handlers;

@@ -4,20 +4,33 @@
  * each a plugin receiving the shared `HttpContext`; adding a group is one `register` line.
  *
  * Everything a client can get wrong ends as a contract error body: bodies are JSON only
- * (an empty body reads as absent), capped at `bodyLimitBytes`, and Fastify's own failures
- * are mapped by `errors.ts`. Request logs are one line per request with the route
- * *pattern*, never the URL (a link URL carries a token), never headers or bodies.
+ * (an empty body reads as absent, whatever its Content-Type: no body is no form post),
+ * capped at `bodyLimitBytes`, and Fastify's and Node's own failures — routing, parsing,
+ * oversized or slow headers — are mapped by `errors.ts`. An oversized body is read and
+ * discarded (up to a bound) before the 413, so that a client still sending can read it.
+ * Request logs are one line per request with the route *pattern*, never the URL (a link
+ * URL carries a token), never headers or bodies.
+ *
+ * Responses are `Cache-Control: no-store` (and `Pragma: no-cache`) unless a route says
+ * otherwise (the JWKS does): nearly every answer here carries a token or session data
+ * (RFC 6749 §5.1), and one default is harder to forget than a header per route.
+ *
+ * Slow clients are cut: headers must arrive within `headersTimeoutMs`, the whole request
+ * within `requestTimeoutMs`, and an idle keep-alive connection closes after
+ * `keepAliveTimeoutMs`.
  */
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyServerOptions,
   LogController,
 } from "fastify";
 import type { Tessera } from "../../engine/tessera.js";
 import { TesseraError } from "../../errors.js";
 import { createHttpContext } from "./context.js";
-import { clientError, errorResponse } from "./errors.js";
+import { discardBody } from "./discard-body.js";
+import { errorResponse, httpErrorResponse, parserErrorResponse } from "./errors.js";
 import { TesseraMetrics } from "./metrics.js";
 import { authRoutes } from "./routes/auth.js";
 import { healthRoutes } from "./routes/health.js";
@@ -28,6 +41,12 @@ import { wellKnownRoutes } from "./routes/well-known.js";
 
 /** Room for the JSON around a full-size session `data` value. */
 const BODY_OVERHEAD_BYTES = 64 * 1024;
+/** An oversized body is read (and dropped) up to this many times the limit before the 413. */
+const DISCARD_FACTOR = 8;
+/** The default caching headers of every response (RFC 6749 §5.1; `Pragma` for HTTP/1.0 caches). */
+const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as const;
+/** How often Node looks for connections past their header or request timeout. */
+const MAX_TIMEOUT_CHECK_MS = 1000;
 
 export interface HttpAppOptions {
   readonly tessera: Tessera;
@@ -46,17 +65,56 @@ export interface HttpAppOptions {
   readonly linkOrigins?: readonly string[];
   /** Trust `X-Forwarded-*` from these proxies (Fastify's `trustProxy`). @default false */
   readonly trustProxy?: FastifyServerOptions["trustProxy"];
+  /**
+   * The origin users reach the server at (`https://auth.example.com`); link URLs are built
+   * from it. Without it: from a trusted proxy's `X-Forwarded-Host`/`-Proto` when
+   * `trustProxy` is set, else from the address the connection was accepted on — never
+   * from the client's own `Host` header. @default null
+   */
+  readonly publicUrl?: string | null;
+  /** All request headers must arrive within this. @default 10000 */
+  readonly headersTimeoutMs?: number;
+  /** The whole request (headers and body) must arrive within this. @default 30000 */
+  readonly requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this. @default 5000 */
+  readonly keepAliveTimeoutMs?: number;
 }
 
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const { tessera } = options;
   const bodyLimit = options.bodyLimitBytes ?? tessera.options.maxDataBytes + BODY_OVERHEAD_BYTES;
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(headersTimeout, options.requestTimeoutMs ?? 30_000);
   const app: FastifyInstance = Fastify({
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     // Fastify's own request lines would log the URL; ours below logs the route pattern.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
     trustProxy: options.trustProxy ?? false,
+    requestTimeout,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
+    http: {
+      headersTimeout,
+      requestTimeout,
+      // Node checks these timeouts only this often (30 s by default, which would let a
+      // 10 s header timeout stretch to 40 s).
+      connectionsCheckingInterval: Math.max(10, Math.min(MAX_TIMEOUT_CHECK_MS, headersTimeout / 4)),
+    },
+    // Failures before routing (a malformed URL, an over-long path parameter): the
+    // contract's body, never Fastify's, which repeats the path.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const { response } = httpErrorResponse(error);
+      // No route, so no onSend hook: the caching headers are set here.
+      reply.headers({ ...NO_STORE, ...response.headers });
+      reply.code(response.status).send(response.body);
+    },
+    // Failures in Node's parser, before there is a request at all (headers too large or
+    // too slow): written on the socket, which is then closed.
+    clientErrorHandler: (error: Error & { code?: string }, socket) => {
+      if (error.code === "ECONNRESET" || socket.destroyed) return;
+      if (socket.writable) socket.write(parserErrorResponse(error.code));
+      socket.destroy(error);
+    },
   }) as unknown as FastifyInstance;
 
   const metrics = options.metrics === false ? null : (options.metrics ?? new TesseraMetrics());
@@ -69,9 +127,28 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     metrics,
     linkOrigins: options.linkOrigins ?? [],
     cookieSecure: options.cookieSecure ?? "auto",
+    publicUrl: options.publicUrl ?? null,
+    trustProxy: (options.trustProxy ?? false) !== false,
   });
 
+  // A request that says it has no body has none to parse, whatever Content-Type a client
+  // library adds (Python's urllib sends a form type on an empty POST): not a form post.
+  app.addHook("onRequest", async (request) => {
+    const { headers } = request;
+    if (
+      headers["content-type"] !== undefined &&
+      headers["transfer-encoding"] === undefined &&
+      (headers["content-length"] === undefined || headers["content-length"] === "0")
+    ) {
+      delete headers["content-type"];
+    }
+  });
   app.removeAllContentTypeParsers();
+  // Any other type: an empty (chunked) body is no body; anything in it is refused.
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
+    if (body.length === 0) return done(null, undefined);
+    done(new TesseraError("invalid_request", "Unsupported Content-Type; send application/json."), undefined);
+  });
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
     const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.trim() === "") return done(null, undefined);
@@ -87,12 +164,17 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     }
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    const visible = clientError(error);
+  app.setErrorHandler(async (error, request, reply) => {
+    const { visible, response } = httpErrorResponse(error);
     if (visible.code === "internal_error") request.log.error({ err: error }, "request failed");
     else if (visible.code === "unavailable") request.log.warn({ err: visible.cause }, "store unavailable");
-    const { status, headers, body } = errorResponse(visible);
-    return reply.code(status).headers(headers).send(body);
+    if (visible.code === "payload_too_large") {
+      // Answering while the client is still sending makes it fail with EPIPE before it
+      // reads the 413 (Node's fetch does): read the rest first, up to a bound, then close.
+      await discardBody(request.raw, bodyLimit * DISCARD_FACTOR);
+      reply.header("connection", "close");
+    }
+    return reply.code(response.status).headers(response.headers).send(response.body);
   });
   app.setNotFoundHandler((_request, reply) => {
     const { status, body } = errorResponse(new TesseraError("not_found", "No such route."));
@@ -106,6 +188,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   });
   app.addHook("onSend", async (_request, reply) => {
     if (closing) reply.header("connection", "close");
+    if (!reply.hasHeader("cache-control")) reply.headers(NO_STORE);
   });
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? "(unmatched)";

@@ -38,6 +38,8 @@ export interface AuthRequest {
   header(name: string): string | undefined;
   /** `scheme://host[:port]` this server was reached at, for the Origin check; null if unknown. */
   readonly origin: string | null;
+  /** The client's address, for the engine's token-guessing throttle. @default none: not throttled */
+  readonly clientAddress?: string | null;
 }
 
 export interface Credential {
@@ -120,6 +122,6 @@ export async function authenticate(
     );
   }
   checkCsrf(request, credential, options);
-  const validated = await tessera.validate(credential.token);
+  const validated = await tessera.validate(credential.token, { ipAddress: request.clientAddress ?? null });
   return { ...validated, via: credential.source, token: credential.token };
 }

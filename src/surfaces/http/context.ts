@@ -25,6 +25,13 @@ export interface HttpContext {
   setSessionCookie(request: FastifyRequest, reply: FastifyReply, token: string, expires: Date): void;
   /** Removes the `tessera_session` cookie. */
   clearSessionCookie(request: FastifyRequest, reply: FastifyReply): void;
+  /**
+   * `scheme://host[:port]` to build absolute URLs (links) on: the configured public URL;
+   * else, behind a trusted proxy, what it forwards; else the address the connection was
+   * accepted on. Never the client's own `Host` header (`Host: evil.example` must not put a
+   * link on evil.example).
+   */
+  publicOrigin(request: FastifyRequest): string;
 }
 
 export interface HttpContextOptions {
@@ -32,6 +39,10 @@ export interface HttpContextOptions {
   readonly metrics: TesseraMetrics | null;
   readonly linkOrigins: readonly string[];
   readonly cookieSecure: boolean | "auto";
+  /** The configured public origin, or null. */
+  readonly publicUrl: string | null;
+  /** Whether forwarded headers come from a trusted proxy (Fastify then reads them for `host`). */
+  readonly trustProxy: boolean;
 }
 
 /**
@@ -51,6 +62,10 @@ class FastifyAuthRequest implements AuthRequest {
     return Array.isArray(value) ? value[0] : value;
   }
 
+  get clientAddress(): string {
+    return this.request.ip;
+  }
+
   /** Only the CSRF check of a cookie-authenticated change reads it: not computed per request. */
   get origin(): string {
     return `${this.request.protocol}://${this.request.host}`;
@@ -63,7 +78,8 @@ export function fastifyAuthRequest(request: FastifyRequest): AuthRequest {
 }
 
 export function createHttpContext(options: HttpContextOptions): HttpContext {
-  const { tessera, metrics, linkOrigins, cookieSecure } = options;
+  const { tessera, metrics, linkOrigins, cookieSecure, trustProxy } = options;
+  const publicUrl = options.publicUrl === null ? null : new URL(options.publicUrl).origin;
   const secure = (request: FastifyRequest): boolean =>
     cookieSecure === "auto" ? request.protocol === "https" : cookieSecure;
   return {
@@ -91,5 +107,19 @@ export function createHttpContext(options: HttpContextOptions): HttpContext {
     clearSessionCookie(request, reply) {
       reply.header("set-cookie", clearedSessionCookie({ secure: secure(request) }));
     },
+    publicOrigin(request) {
+      if (publicUrl !== null) return publicUrl;
+      if (trustProxy) return `${request.protocol}://${request.host}`;
+      const { localAddress, localPort } = request.socket;
+      const host = localAddress === undefined ? "localhost" : displayAddress(localAddress);
+      return `${request.protocol}://${host}${localPort === undefined ? "" : `:${localPort}`}`;
+    },
   };
+}
+
+/** An accepted-on address as a URL host: IPv4-mapped IPv6 unwrapped, IPv6 bracketed. */
+function displayAddress(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  if (mapped?.[1] !== undefined) return mapped[1];
+  return address.includes(":") ? `[${address}]` : address;
 }

@@ -1,9 +1,12 @@
 /**
  * The HTTP surface's error mapping: the complete code → status table of the contract, the
  * one error body shape (`{"error": {"code", "message", "issues"?}}`), and the translation of
- * Fastify's own failures (bad JSON, oversized body, unsupported media type, unknown route)
- * into contract codes. Anything that is not a `TesseraError` becomes `internal_error`: the
- * stack goes to the log, never to the client.
+ * Fastify's and Node's own failures (bad JSON, oversized body, unsupported media type,
+ * unknown route, over-long path parameter, oversized headers, a timed-out request) into
+ * contract codes. Those keep their HTTP status (414, 431, 408: clients and proxies act on
+ * it) with the contract's body; no message ever repeats the request (its path may carry a
+ * token). Anything that is not a `TesseraError` becomes `internal_error`: the stack goes
+ * to the log, never to the client.
  *
  * Framework-free on purpose: the Express and Hono guards answer with the same body.
  */
@@ -60,8 +63,11 @@ export function errorResponse(error: TesseraError): ErrorResponse {
   return { status: HTTP_STATUS[error.code], headers, body };
 }
 
-/** Fastify's error codes for client mistakes, and the contract code each becomes. */
-const FRAMEWORK_CODES: Readonly<Record<string, { code: ErrorCode; message: string }>> = {
+/**
+ * Fastify's error codes for client mistakes, the contract code each becomes, and the HTTP
+ * status when it is not the code's own.
+ */
+const FRAMEWORK_CODES: Readonly<Record<string, { code: ErrorCode; message: string; status?: number }>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: "payload_too_large", message: "The request body is too large." },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     code: "invalid_request",
@@ -74,7 +80,65 @@ const FRAMEWORK_CODES: Readonly<Record<string, { code: ErrorCode; message: strin
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: "invalid_request", message: "The JSON body is empty." },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: "invalid_request", message: "The body is not valid JSON." },
   FST_ERR_BAD_URL: { code: "invalid_request", message: "The URL is malformed." },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    code: "invalid_request",
+    message: "A path parameter is too long.",
+    status: 414,
+  },
   FST_ERR_ASYNC_CONSTRAINT: { code: "invalid_request", message: "The request could not be routed." },
+};
+
+/**
+ * Node's HTTP parser failures (the `clientError` event, before any route runs), by the
+ * parser's error code: status and message of the contract body written on the raw socket.
+ */
+const PARSER_ERRORS: Readonly<Record<string, { status: number; message: string }>> = {
+  HPE_HEADER_OVERFLOW: { status: 431, message: "The request headers are too large." },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: "The request took too long to arrive." },
+  HPE_URI_TOO_LONG: { status: 414, message: "The request URL is too long." },
+};
+
+/**
+ * The HTTP response for a thrown error: the contract body, with the status of the code —
+ * or, for the few framework failures that have a more precise status (414), that one.
+ */
+export function httpErrorResponse(error: unknown): { visible: TesseraError; response: ErrorResponse } {
+  const visible = clientError(error);
+  const response = errorResponse(visible);
+  const frameworkCode =
+    typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  const status = typeof frameworkCode === "string" ? FRAMEWORK_CODES[frameworkCode]?.status : undefined;
+  return { visible, response: status === undefined ? response : { ...response, status } };
+}
+
+/**
+ * The raw HTTP/1.1 response for a request Node's parser refused (malformed request line,
+ * headers too large, headers too slow): always `invalid_request` in the contract's shape,
+ * with the closest status; the connection is closed after it.
+ */
+export function parserErrorResponse(parserCode: string | undefined): string {
+  const known = parserCode === undefined ? undefined : PARSER_ERRORS[parserCode];
+  const status = known?.status ?? 400;
+  const reason = STATUS_TEXT[status] ?? "Bad Request";
+  const body = JSON.stringify({
+    error: { code: "invalid_request", message: known?.message ?? "The request is malformed." },
+  });
+  return [
+    `HTTP/1.1 ${status} ${reason}`,
+    "Content-Type: application/json; charset=utf-8",
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    "Cache-Control: no-store",
+    "Connection: close",
+    "",
+    body,
+  ].join("\r\n");
+}
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  414: "URI Too Long",
+  431: "Request Header Fields Too Large",
 };
 
 /** The error, as seen by a client: a `TesseraError`, whatever was actually thrown. */

@@ -33,6 +33,7 @@ function authRequest(req: Request): AuthRequest {
     method: req.method,
     header: (name) => req.get(name),
     origin: req.get("host") === undefined ? null : `${req.protocol}://${req.get("host")}`,
+    clientAddress: req.ip ?? null,
   };
 }
 

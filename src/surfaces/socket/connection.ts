@@ -14,7 +14,13 @@
  * every heartbeat, which also renews a session near its end (seed 003).
  */
 import { randomUUID } from "node:crypto";
-import type { PublicUser, Session, TokenPair, ValidatedSession } from "../../engine/types.js";
+import type {
+  PublicUser,
+  RequestMetadata,
+  Session,
+  TokenPair,
+  ValidatedSession,
+} from "../../engine/types.js";
 import { TesseraError, toTesseraError } from "../../errors.js";
 import { FrameBucket } from "./frame-bucket.js";
 import {
@@ -39,6 +45,8 @@ export interface ConnectionInit {
   readonly options: ResolvedSocketOptions;
   readonly registry: ConnectionRegistry;
   readonly transport: ConnectionTransport;
+  /** The peer's address: the engine throttles an address that keeps presenting invalid tokens. */
+  readonly clientAddress?: string | null;
 }
 
 /** Frames held while authentication is in flight; a client that sends more is not waiting for `ready`. */
@@ -52,6 +60,8 @@ export class Connection implements RegisteredConnection {
   readonly #options: ResolvedSocketOptions;
   readonly #registry: ConnectionRegistry;
   readonly #transport: ConnectionTransport;
+  /** The peer's address, as the engine's request metadata. */
+  readonly #metadata: RequestMetadata;
   readonly #bucket: FrameBucket;
   readonly #authTimer: NodeJS.Timeout;
   #phase: Phase = "waiting";
@@ -65,6 +75,7 @@ export class Connection implements RegisteredConnection {
   constructor(init: ConnectionInit) {
     this.#options = init.options;
     this.#registry = init.registry;
+    this.#metadata = { ipAddress: init.clientAddress ?? null };
     this.#transport = init.transport;
     this.#bucket = new FrameBucket({
       perSecond: init.options.framesPerSecond,
@@ -200,7 +211,7 @@ export class Connection implements RegisteredConnection {
   }
 
   async #validate(token: string): Promise<ValidatedSession> {
-    const validated = await this.#options.tessera.validate(token);
+    const validated = await this.#options.tessera.validate(token, this.#metadata);
     if (validated.credential === "jwt" && !this.#options.acceptAccessJwt) {
       throw new TesseraError("token_invalid", "Sockets take session tokens; upgrade the access token first.");
     }
@@ -209,7 +220,7 @@ export class Connection implements RegisteredConnection {
 
   /** A returning client's refresh token: spent, the new pair sent before `ready`. */
   async #redeem(refreshToken: string): Promise<ValidatedSession> {
-    const pair = await this.#options.tessera.refresh(refreshToken);
+    const pair = await this.#options.tessera.refresh(refreshToken, { metadata: this.#metadata });
     if (this.#phase !== "closed") this.#sendTokens(pair);
     // Our own, just-issued credential: a cache hit for a session token.
     return this.#options.tessera.validate(pair.accessToken);
@@ -290,7 +301,7 @@ export class Connection implements RegisteredConnection {
 
   async #refresh(refreshToken: string): Promise<void> {
     try {
-      const pair = await this.#options.tessera.refresh(refreshToken);
+      const pair = await this.#options.tessera.refresh(refreshToken, { metadata: this.#metadata });
       if (this.#phase !== "ready") return;
       if (pair.sessionId === this.#session?.id) this.#expiresAtMs = Date.parse(pair.refreshExpiration);
       this.#sendTokens(pair);

@@ -58,6 +58,7 @@ export async function startTcpGateway(options: TcpGatewayOptions): Promise<TcpGa
     const connection = new Connection({
       options: resolved,
       registry,
+      clientAddress: socket.remoteAddress ?? null,
       transport: {
         send: (text) => {
           if (socket.writableLength > MAX_UNREAD_BYTES) socket.destroy();

@@ -64,6 +64,7 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     const connection = new Connection({
       options: resolved,
       registry,
+      clientAddress: request.socket.remoteAddress ?? null,
       transport: {
         send: (text) => ws.send(text),
         end: (error) => ws.close(WEBSOCKET_CLOSE_CODE[error.code], error.code),

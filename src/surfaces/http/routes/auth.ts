@@ -77,7 +77,7 @@ export async function authRoutes(app: FastifyInstance, ctx: HttpContext): Promis
 
   app.post("/auth/refresh", async (request, reply) => {
     const { refreshToken } = parseBody(refreshBody, request.body, "refresh request");
-    const pair = await tessera.refresh(refreshToken);
+    const pair = await tessera.refresh(refreshToken, { metadata: ctx.metadata(request) });
     sendPairWithCookie(ctx, request, reply, pair);
     return reply;
   });

@@ -14,7 +14,6 @@ import { errorResponse } from "../errors.js";
 
 export async function healthRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   app.get("/healthz", async (_request, reply) => {
-    reply.header("cache-control", "no-store");
     if (await ctx.tessera.healthy()) return { status: "ok" };
     const { status, body } = errorResponse(
       new TesseraError("unavailable", "The session store is unavailable; try again shortly."),

@@ -35,13 +35,13 @@ function expectRedemptionHeaders(response: LightMyRequestResponse): void {
 }
 
 describe("POST /auth/links", () => {
-  it("answers 201 with an absolute single-use URL and its expiry", async () => {
-    t = await makeApp();
+  it("answers 201 with an absolute single-use URL on the public URL (never the request's Host) and its expiry", async () => {
+    t = await makeApp({}, { publicUrl: "http://sessions.example:8443" });
     const { pair } = await httpLogin(t.app);
     const response = await t.app.inject({
       method: "POST",
       url: "/auth/links",
-      headers: { ...bearer(pair.accessToken), host: "sessions.example:8443" },
+      headers: { ...bearer(pair.accessToken), host: "evil.example" },
       payload: { data: { cart: 7 } },
     });
     expect(response.statusCode).toBe(201);

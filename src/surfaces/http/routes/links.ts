@@ -49,8 +49,8 @@ export async function linkRoutes(app: FastifyInstance, ctx: HttpContext): Promis
     { parseAs: "string", bodyLimit: 1024 },
     (_request, _body, done) => done(null, undefined),
   );
+  // `Cache-Control: no-store` is the app's default for every response (see `app.ts`).
   app.addHook("onRequest", async (_request, reply) => {
-    reply.header("cache-control", "no-store");
     reply.header("referrer-policy", "no-referrer");
   });
 
@@ -72,13 +72,13 @@ export async function linkRoutes(app: FastifyInstance, ctx: HttpContext): Promis
       ...(body.redirectTo === undefined ? {} : { redirectTo: body.redirectTo }),
       ...(body.confirm === undefined ? {} : { confirm: body.confirm }),
     });
-    return reply.code(201).send({ url: ownOrigin(request) + link.path, expiresAt: link.expiresAt });
+    return reply.code(201).send({ url: ctx.publicOrigin(request) + link.path, expiresAt: link.expiresAt });
   });
 
   // Fastify would answer HEAD by running the GET handler, which consumes; ours only peeks.
   app.get<TokenParams>("/auth/links/:token", { exposeHeadRoute: false }, async (request, reply) => {
     const token = request.params.token;
-    const link = await tessera.peekLink(token);
+    const link = await tessera.peekLink(token, ctx.metadata(request));
     if (link.confirm) {
       const formOrigins = link.redirectTo?.startsWith("/") === false ? [originOf(link.redirectTo)] : [];
       const page = confirmationPage({ expiresAt: link.expiresAt, formOrigins });
@@ -88,7 +88,7 @@ export async function linkRoutes(app: FastifyInstance, ctx: HttpContext): Promis
   });
 
   app.head<TokenParams>("/auth/links/:token", async (request, reply) => {
-    await tessera.peekLink(request.params.token);
+    await tessera.peekLink(request.params.token, ctx.metadata(request));
     return reply.code(200).send();
   });
 
@@ -160,10 +160,6 @@ function originOf(url: string): string {
   } catch {
     return "null";
   }
-}
-
-function ownOrigin(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
 }
 
 function acceptsJson(request: FastifyRequest): boolean {

@@ -13,6 +13,18 @@ afterEach(async () => {
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe("GET /auth/session", () => {
+  it("says who the user is: {session, user: {id, uuid, username}}", async () => {
+    const { pair, username } = await httpSession(t.app);
+    const response = await t.app.inject({
+      method: "GET",
+      url: "/auth/session",
+      headers: bearer(pair.accessToken),
+    });
+    const answer = body<{ session: Session; user: Record<string, unknown> }>(response);
+    expect(answer.user).toEqual({ id: pair.user.id, uuid: pair.user.uuid, username });
+    expect(answer.session.userId).toBe(pair.user.id);
+  });
+
   it("answers the session for a JWT and for a session token", async () => {
     const { pair } = await httpLogin(t.app);
     const withJwt = await t.app.inject({

@@ -1,5 +1,5 @@
 /**
- * The caller's own sessions: the current one (`GET /auth/session`), its `data`
+ * The caller's own sessions: the current one and its user (`GET /auth/session`), its `data`
  * (`PUT /auth/session/data`), the list of live ones (`GET /auth/sessions`) and ending one
  * by id (`DELETE /auth/sessions/:id`; another user's id is `not_found`, never `forbidden`,
  * so ids cannot be probed).
@@ -12,9 +12,10 @@ import type { HttpContext } from "../context.js";
 export async function sessionRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   const { tessera } = ctx;
 
+  // The user beside the session: a client should not need a second call to know who it is.
   app.get("/auth/session", async (request) => {
-    const { session } = await ctx.authenticate(request);
-    return { session };
+    const { session, user } = await ctx.authenticate(request);
+    return { session, user };
   });
 
   app.put("/auth/session/data", async (request) => {
