@@ -144,6 +144,40 @@ describe("an oversized body", () => {
     expect(response.status).toBe(413);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("payload_too_large");
   });
+
+  it("reads the whole body before answering, so a client still writing gets the 413 and no reset", async () => {
+    const { port } = await serve();
+    const chunk = Buffer.alloc(64 * 1024, "x");
+    const chunks = 32; // 2 MiB
+    const socket = connect(port, "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    let written = 0;
+    let answeredAfter: number | undefined;
+    let received = "";
+    const failures: string[] = [];
+    socket.on("error", (error: NodeJS.ErrnoException) => failures.push(error.code ?? error.message));
+    socket.on("data", (data: Buffer) => {
+      answeredAfter ??= written;
+      received += data.toString("utf8");
+    });
+    const closed = new Promise((resolve) => socket.once("close", resolve));
+    const write = (data: string | Buffer) =>
+      new Promise<void>((resolve) => socket.write(data, () => resolve()));
+    await write(
+      `PUT /auth/session/data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${chunk.length * chunks}\r\n\r\n`,
+    );
+    for (let i = 0; i < chunks && !socket.destroyed; i++) {
+      await write(chunk);
+      written++;
+      // Lets the server's answer, if it comes early, arrive between two chunks.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await closed;
+    expect(failures).toEqual([]);
+    expect(answeredAfter).toBe(chunks);
+    expect(received).toMatch(/^HTTP\/1\.1 413 /);
+    expect(bodyOf(received)).toMatchObject({ error: { code: "payload_too_large" } });
+  });
 });
 
 describe("a request with no body", () => {
