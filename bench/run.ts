@@ -12,6 +12,7 @@ import { benchHttp } from "./http.js";
 import { benchJwt } from "./jwt.js";
 import { benchLinks } from "./links.js";
 import { beginSection, type SectionRecord } from "./measure.js";
+import { benchRevocation } from "./revocation.js";
 import { benchSockets } from "./sockets.js";
 import { benchValidate } from "./validate.js";
 
@@ -22,6 +23,7 @@ const sections: Record<string, () => Promise<void>> = {
   grpc: benchGrpc,
   http: benchHttp,
   sockets: benchSockets,
+  "sockets-revocation": benchRevocation,
 };
 
 interface SavedSection extends SectionRecord {

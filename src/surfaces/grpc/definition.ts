@@ -6,13 +6,15 @@
  *
  * Requests that protobuf cannot decode would otherwise reach the client as grpc-js's own
  * `INTERNAL`; the decoder is wrapped so that they arrive at the handler as `MALFORMED` and
- * are answered `INVALID_ARGUMENT`, like any other malformed request.
+ * are answered `INVALID_ARGUMENT`, like any other malformed request — and so do those it
+ * would decode wrongly (a field running past the end of the message; see `wire-format.ts`).
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-loader";
+import { isWellFormedMessage } from "./wire-format.js";
 
 export const SERVICE_NAME = "tessera.v1.SessionService";
 const PROTO_RELATIVE = join("proto", "tessera", "v1", "session_service.proto");
@@ -67,6 +69,7 @@ export function sessionServiceDefinition(pkg: PackageDefinition): ServiceDefinit
     wrapped[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer) => {
+        if (!isWellFormedMessage(bytes)) return MALFORMED;
         try {
           return decode(bytes);
         } catch {

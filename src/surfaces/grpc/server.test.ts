@@ -73,6 +73,30 @@ describe("malformed requests", () => {
     expect(failure).toMatchObject({ status: status.INVALID_ARGUMENT, code: "invalid_request" });
   });
 
+  it("a truncated field (field 1 claims 80 bytes, carries 1) is INVALID_ARGUMENT, not a short token", async () => {
+    const { client } = await serve();
+    for (const method of ["ReissueSession", "GetSession", "CreateSession"]) {
+      const failure = await failureOf(rawCall(client, method, Buffer.from([0x0a, 0x50, 0x61])));
+      expect(failure, method).toMatchObject({ status: status.INVALID_ARGUMENT, code: "invalid_request" });
+    }
+    // A length that is cut off itself, and a varint that never ends.
+    for (const bytes of [
+      [0x0a, 0xd0],
+      [0x08, 0xff, 0xff],
+    ]) {
+      const failure = await failureOf(rawCall(client, "GetSession", Buffer.from(bytes)));
+      expect(failure).toMatchObject({ status: status.INVALID_ARGUMENT, code: "invalid_request" });
+    }
+  });
+
+  it("well-formed messages of every shape still decode, unknown fields included", async () => {
+    const { client } = await serve();
+    // Field 9 (unknown) as fixed64, then as fixed32, then the token: decoded, and refused as a token.
+    const bytes = Buffer.from([0x49, 1, 2, 3, 4, 5, 6, 7, 8, 0x4d, 1, 2, 3, 4, 0x0a, 0x03, 0x61, 0x62, 0x63]);
+    const failure = await failureOf(rawCall(client, "ReissueSession", bytes));
+    expect(failure).toMatchObject({ status: status.UNAUTHENTICATED, code: "token_invalid" });
+  });
+
   it("a message larger than maxRequestBytes is refused before decoding", async () => {
     const { client, tessera } = await serve({}, { maxRequestBytes: 1024 });
     const user = await tessera.register({ username: "big", password: "secret123" });

@@ -3,7 +3,7 @@
  * clients on real ports: the same steps must give the same frames on WebSocket and TCP,
  * differing only in how a connection ends (close code vs. error frame, then end).
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { loggedIn } from "../../../test/kit.js";
 import {
   closeOf,
@@ -13,7 +13,9 @@ import {
   startGateways,
   type Transport,
 } from "../../../test/socket-kit.js";
+import type { Session } from "../../engine/types.js";
 import { TesseraError } from "../../errors.js";
+import { Connection } from "./connection.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -29,7 +31,10 @@ describe.each<Transport>(["websocket", "tcp"])("socket protocol over %s", (trans
       connectionId,
     }));
   });
-  afterEach(() => gw.close());
+  afterEach(() => {
+    vi.restoreAllMocks();
+    return gw.close();
+  });
 
   it("an auth frame with a session token answers ready with the session, user and expiry", async () => {
     const pair = await gw.session();
@@ -295,14 +300,21 @@ describe.each<Transport>(["websocket", "tcp"])("socket protocol over %s", (trans
   it("a change to the session's data reaches the gates of connected sockets", async () => {
     gw.gates.register("data", ({ session }) => session.data);
     const { client, pair } = await readyClient(gw, transport);
+    // The update reaches sockets as an event, then a reload of the session: wait for the
+    // socket to take the new session (the event), not for time to pass.
+    const original = Connection.prototype.updateSession;
+    const updated = new Promise<void>((resolve) => {
+      vi.spyOn(Connection.prototype, "updateSession").mockImplementation(function (
+        this: Connection,
+        session: Session,
+      ) {
+        original.call(this, session);
+        if (session.id === pair.sessionId) resolve();
+      });
+    });
     await gw.tessera.setSessionData(pair.sessionId, { level: 7 });
-    // The update arrives as an event; poll the gate until it shows (no timing threshold).
-    let data: unknown = null;
-    for (let i = 0; i < 50 && data === null; i++) {
-      client.send({ type: "message", gate: "data", id: `d${i}` });
-      data = (await client.next()).data ?? null;
-      if (data === null) await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    expect(data).toEqual({ level: 7 });
+    await updated;
+    client.send({ type: "message", gate: "data", id: "d" });
+    expect((await client.next()).data).toEqual({ level: 7 });
   });
 });

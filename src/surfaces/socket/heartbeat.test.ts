@@ -3,7 +3,7 @@
  * and the engine's fake clock: a session near its end gets fresh tokens pushed unasked,
  * an expired one is closed, and one already renewed elsewhere is left alone.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { codeOf } from "../../../test/kit.js";
 import {
   closeOf,
@@ -16,15 +16,22 @@ import {
   type Transport,
 } from "../../../test/socket-kit.js";
 
+import { Connection } from "./connection.js";
+
 const DAY_MS = 24 * 3600 * 1000;
 
 describe.each<Transport>(["websocket", "tcp"])("heartbeat over %s", (transport) => {
   let gw: Gateways;
   beforeEach(async () => {
-    gw = await startGateways({ socket: { heartbeatIntervalMs: 25 } });
+    // Session duties at every 25 ms heartbeat; dropping silent peers is not under test here,
+    // and must not depend on how busy the machine is.
+    gw = await startGateways({ socket: { heartbeatIntervalMs: 25, peerTimeoutMs: 60_000 } });
     gw.gates.register("echo", ({ data }) => data);
   });
-  afterEach(() => gw.close());
+  afterEach(() => {
+    vi.restoreAllMocks();
+    return gw.close();
+  });
 
   it("pushes a tokens frame unasked when the session nears expiry, extending it by its lifetime", async () => {
     const { client, pair } = await readyClient(gw, transport);
@@ -60,10 +67,27 @@ describe.each<Transport>(["websocket", "tcp"])("heartbeat over %s", (transport) 
   it("does not reissue a session the client already refreshed elsewhere", async () => {
     const { client, pair } = await readyClient(gw, transport);
     keepAlive(client);
+    // Heartbeats are held back until the refresh is done, then counted as they run: the
+    // test waits for that event, not for time to pass (and fails if none ever runs).
+    const original = Connection.prototype.heartbeat;
+    let armed = false;
+    let beats = 0;
+    let threeBeats: () => void = () => {};
+    const ranThrice = new Promise<void>((resolve) => {
+      threeBeats = resolve;
+    });
+    vi.spyOn(Connection.prototype, "heartbeat").mockImplementation(function (this: Connection) {
+      if (!armed) return;
+      original.call(this);
+      if (++beats === 3) threeBeats();
+    });
     gw.clock.advance(13 * DAY_MS);
     const refreshed = await gw.tessera.refresh(pair.refreshToken);
-    // Several heartbeats pass; the client's own new refresh token must stay usable.
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    armed = true;
+    await ranThrice;
+    // Frames arrive in order: a tokens frame pushed by those heartbeats would come before this pong.
+    client.send({ type: "ping" });
+    await nextOfType(client, "pong");
     expect(client.received.filter((frame) => frame.type === "tokens")).toEqual([]);
     expect((await gw.tessera.refresh(refreshed.refreshToken)).sessionId).toBe(pair.sessionId);
   });

@@ -27,6 +27,11 @@ export interface SocketOptions {
   readonly maxAuthAttempts?: number;
   /** Heartbeat period: liveness checks, session expiry checks and token renewal. @default 30000 */
   readonly heartbeatIntervalMs?: number;
+  /**
+   * A peer heard nothing from this long (no frame, and on WebSocket no pong to the
+   * heartbeat's ping) is dropped. @default 2 × heartbeatIntervalMs
+   */
+  readonly peerTimeoutMs?: number;
   /** Push fresh tokens at a heartbeat when the session has less than this left. @default 10% of the session lifetime */
   readonly renewBeforeExpiryMs?: number;
   /** Open connections (authenticated or not) per gateway; more are refused with `unavailable`. @default 10000 */
@@ -47,6 +52,7 @@ export interface ResolvedSocketOptions {
   readonly frameBurst: number;
   readonly maxAuthAttempts: number;
   readonly heartbeatIntervalMs: number;
+  readonly peerTimeoutMs: number;
   readonly renewBeforeExpiryMs: number;
   readonly maxConnections: number;
   readonly clock: () => number;
@@ -66,6 +72,7 @@ function positive(name: string, value: number): number {
 
 export function resolveSocketOptions(options: SocketOptions): ResolvedSocketOptions {
   const framesPerSecond = positive("framesPerSecond", options.framesPerSecond ?? 100);
+  const heartbeatIntervalMs = positive("heartbeatIntervalMs", options.heartbeatIntervalMs ?? 30_000);
   return {
     tessera: options.tessera,
     gates: options.gates,
@@ -75,7 +82,8 @@ export function resolveSocketOptions(options: SocketOptions): ResolvedSocketOpti
     framesPerSecond,
     frameBurst: positive("frameBurst", options.frameBurst ?? framesPerSecond * 2),
     maxAuthAttempts: positive("maxAuthAttempts", options.maxAuthAttempts ?? 1),
-    heartbeatIntervalMs: positive("heartbeatIntervalMs", options.heartbeatIntervalMs ?? 30_000),
+    heartbeatIntervalMs,
+    peerTimeoutMs: positive("peerTimeoutMs", options.peerTimeoutMs ?? 2 * heartbeatIntervalMs),
     renewBeforeExpiryMs: positive(
       "renewBeforeExpiryMs",
       options.renewBeforeExpiryMs ?? options.tessera.options.sessionTtlMs / 10,

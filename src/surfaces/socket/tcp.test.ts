@@ -60,8 +60,11 @@ describe("TCP gateway", () => {
     await client.closed;
   });
 
-  it("drops a peer silent for two heartbeat intervals and keeps one that pings", async () => {
-    gw = await startGateways({ socket: { heartbeatIntervalMs: 30, authTimeoutMs: 60_000 } });
+  it("drops a peer silent for the peer timeout and keeps one that pings", async () => {
+    // A ping every 10 ms against a 500 ms timeout: a busy machine does not drop the pinging one.
+    gw = await startGateways({
+      socket: { heartbeatIntervalMs: 30, peerTimeoutMs: 500, authTimeoutMs: 60_000 },
+    });
     const silent = await openTcp(gw.tcp.port);
     const pinging = await openTcp(gw.tcp.port);
     let pingingClosed = false;

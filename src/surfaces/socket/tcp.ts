@@ -99,7 +99,7 @@ export async function startTcpGateway(options: TcpGatewayOptions): Promise<TcpGa
   });
 
   const heartbeat = setInterval(() => {
-    const silentSince = performance.now() - 2 * resolved.heartbeatIntervalMs;
+    const silentSince = performance.now() - resolved.peerTimeoutMs;
     for (const [socket, entry] of live) {
       if (entry.lastHeardAt < silentSince) {
         entry.connection.dispose();

@@ -82,7 +82,11 @@ describe("WebSocket gateway", () => {
   });
 
   it("terminates a peer that does not answer pings", async () => {
-    gw = await startGateways({ socket: { heartbeatIntervalMs: 30, authTimeoutMs: 60_000 } });
+    // Pings every 30 ms; a peer is dropped after 500 ms without a pong, which an answering
+    // client never comes near even on a busy machine.
+    gw = await startGateways({
+      socket: { heartbeatIntervalMs: 30, peerTimeoutMs: 500, authTimeoutMs: 60_000 },
+    });
     const silent = await openWebSocket(gw.wsUrl, {}, { autoPong: false });
     const answering = await openWebSocket(gw.wsUrl);
     expect((await silent.closed).code).toBe(1006);

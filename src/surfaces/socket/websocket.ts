@@ -49,7 +49,7 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     maxPayload: resolved.maxFrameBytes,
     perMessageDeflate: false,
   });
-  const live = new Map<WebSocket, { connection: Connection; alive: boolean }>();
+  const live = new Map<WebSocket, { connection: Connection; lastHeardAt: number }>();
 
   function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (pathOf(request) !== path) return;
@@ -70,14 +70,15 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
         end: (error) => ws.close(WEBSOCKET_CLOSE_CODE[error.code], error.code),
       },
     });
-    const entry = { connection, alive: true };
+    const entry = { connection, lastHeardAt: performance.now() };
     live.set(ws, entry);
     ws.on("message", (data: RawData, isBinary: boolean) => {
+      entry.lastHeardAt = performance.now();
       if (isBinary) connection.end(new TesseraError("invalid_request", "Frames are text messages."));
       else connection.receive(rawText(data));
     });
     ws.on("pong", () => {
-      entry.alive = true;
+      entry.lastHeardAt = performance.now();
     });
     // `ws` has already closed with 1009 (oversized) or 1002 (protocol) when it reports an error.
     ws.on("error", () => connection.dispose());
@@ -90,13 +91,13 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
   }
 
   const heartbeat = setInterval(() => {
+    const silentSince = performance.now() - resolved.peerTimeoutMs;
     for (const [ws, entry] of live) {
-      if (!entry.alive) {
+      if (entry.lastHeardAt < silentSince) {
         entry.connection.dispose();
         ws.terminate();
         continue;
       }
-      entry.alive = false;
       ws.ping();
       entry.connection.heartbeat();
     }
