@@ -34,7 +34,7 @@ export function usersCommand(io: CliIO): Command {
       .option("--password-stdin", "read the password from standard input"),
   ).action(async (username: string, options: { passwordStdin?: boolean }, command: Command) => {
     const password = await passwordFor(io, options.passwordStdin === true);
-    const user = await withEngine(command, io, ({ tessera }) => tessera.register({ username, password }));
+    const user = await withEngine(command, io, ({ tessera }) => tessera.createUser({ username, password }));
     io.out(`Created user ${user.username} (id ${user.id}, uuid ${user.uuid}).`);
   });
 

@@ -9,11 +9,19 @@ import { TesseraError } from "../errors.js";
 import type { EngineContext } from "./context.js";
 import { providerContext, startSession } from "./login.js";
 import { type ProviderResult, parseProviderInput } from "./providers.js";
-import type { RequestMetadata, TokenPair } from "./types.js";
+import type { RequestMetadata, SessionTokenType, TokenPair } from "./types.js";
 
 export interface Authenticated extends ProviderResult {
   /** The provider's own name (an alias resolves to it). */
   readonly provider: string;
+}
+
+export interface LoginWithOptions {
+  /**
+   * Overrides the provider's choice: a socket login needs a session token at once.
+   * @default the provider's `tokenType`, else "jwt"
+   */
+  readonly tokenType?: SessionTokenType;
 }
 
 export async function authenticateWith(
@@ -35,14 +43,16 @@ export async function loginWith(
   providerName: string,
   body: unknown,
   metadata: RequestMetadata = {},
+  options: LoginWithOptions = {},
 ): Promise<TokenPair> {
   const result = await authenticateWith(ctx, providerName, body, metadata);
+  const tokenType = options.tokenType ?? result.tokenType;
   return startSession(ctx, {
     user: result.user,
     deviceId: result.deviceId ?? null,
     metadata,
     provider: result.provider,
     ...(result.data === undefined ? {} : { data: result.data }),
-    ...(result.tokenType === undefined ? {} : { tokenType: result.tokenType }),
+    ...(tokenType === undefined ? {} : { tokenType }),
   });
 }

@@ -15,6 +15,19 @@ export interface UpgradeRequest {
 }
 
 export interface HookPayloads {
+  /**
+   * A new user is about to be created: by self-registration (`register`, `POST
+   * /auth/register`) or by a provider meeting a username for the first time
+   * (`findOrCreateUser`). Throw to refuse (a `TesseraError` reaches the client as it is,
+   * e.g. `forbidden` or `registration_closed`); nothing is written. Not called for
+   * `createUser`, the operator's way (`tessera users add`).
+   */
+  beforeRegister: {
+    /** As it will be stored (trimmed, NFKC-normalised). */
+    readonly username: string;
+    readonly source: "register" | "provider";
+    readonly metadata: RequestMetadata;
+  };
   /** A user proved who they are; no session exists yet. Throw to refuse the login. */
   login: { readonly user: PublicUser; readonly provider: string; readonly metadata: RequestMetadata };
   /** A session was created (by login, a provider, gRPC or a link). */
@@ -30,6 +43,7 @@ export interface HookPayloads {
 }
 
 export interface HookResults {
+  beforeRegister: undefined;
   login: undefined;
   sessionCreated: undefined;
   beforeUpgrade: UpgradeRequest | undefined;
@@ -50,6 +64,7 @@ type HandlerLists = { [N in HookName]: HookHandler<N>[] };
 
 export class Hooks {
   readonly #handlers: HandlerLists = {
+    beforeRegister: [],
     login: [],
     sessionCreated: [],
     beforeUpgrade: [],

@@ -71,6 +71,7 @@ export function providerContext(ctx: EngineContext, metadata: RequestMetadata): 
       const name = normaliseUsername(username);
       const existing = await fromStore(ctx.store.findUserByUsernameKey(name.key));
       if (existing !== null) return publicUser(existing);
+      await ctx.hooks.run("beforeRegister", { username: name.display, source: "provider", metadata });
       const created = await fromStore(
         ctx.store.createUser({
           uuid: randomUUID(),

@@ -46,6 +46,21 @@ export interface TesseraOptions {
    * `false` turns it off. Counts only failures, in memory. @default {}
    */
   readonly tokenThrottle?: TokenThrottleOptions | false;
+  /**
+   * A session unused this long ends (`token_expired`); 0 turns the rule off. "Use" is any
+   * validation, refresh or socket frame, on any surface or node. The default, 7 days, is
+   * half the default session lifetime so that it bites for a device left alone, yet no
+   * daily or weekly user is ever signed out: password-only login is NIST SP 800-63B AAL1,
+   * where an inactivity timeout is optional (AAL2 deployments set 3600).
+   * @default 604800
+   */
+  readonly idleTimeoutSeconds?: number;
+  /**
+   * Whether `register` (self-service, `POST /auth/register`) accepts new users; `closed`
+   * answers `registration_closed`. `createUser` (the CLI's `users add`) works either way.
+   * @default "open"
+   */
+  readonly registration?: "open" | "closed";
   /** How long a validated session stays in the in-process cache. @default 300 */
   readonly cacheTtlSeconds?: number;
   /** @default 100000 */
@@ -68,6 +83,14 @@ export interface ResolvedOptions {
   readonly algorithm: SigningAlgorithm;
   readonly cacheTtlMs: number;
   readonly cacheMaxEntries: number;
+  /** 0 when the idle rule is off. */
+  readonly idleTimeoutMs: number;
+  /**
+   * `lastSeenAt` is written at most this often per session and process: a tenth of the idle
+   * timeout, between 1 s and 60 s. The idle rule allows for it (see `engine/idle.ts`).
+   */
+  readonly touchIntervalMs: number;
+  readonly registration: "open" | "closed";
 }
 
 function positive(name: string, value: number): number {
@@ -86,6 +109,11 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   if (!isSigningAlgorithm(algorithm)) {
     throw new TesseraError("invalid_request", `Unsupported JWT algorithm ${String(algorithm)}.`);
   }
+  const idleTimeoutMs = nonNegative("idleTimeoutSeconds", options.idleTimeoutSeconds ?? 7 * 24 * 3600) * 1000;
+  const registration = options.registration ?? "open";
+  if (registration !== "open" && registration !== "closed") {
+    throw new TypeError(`registration must be "open" or "closed", not ${String(registration)}`);
+  }
   return {
     issuer: options.issuer ?? "tessera",
     audience: options.audience ?? null,
@@ -98,5 +126,8 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     algorithm,
     cacheTtlMs: positive("cacheTtlSeconds", options.cacheTtlSeconds ?? 300) * 1000,
     cacheMaxEntries: positive("cacheMaxEntries", options.cacheMaxEntries ?? 100_000),
+    idleTimeoutMs,
+    touchIntervalMs: idleTimeoutMs === 0 ? 60_000 : Math.min(60_000, Math.max(1000, idleTimeoutMs / 10)),
+    registration,
   };
 }

@@ -13,6 +13,7 @@
  * Routes must be added before the HTTP surface mounts them; later ones are refused rather
  * than silently never served.
  */
+import type { BodyParser } from "./body-parsers.js";
 import type { HookHandler, HookName } from "./hooks.js";
 import type { AuthProvider } from "./providers.js";
 import type { Tessera } from "./tessera.js";
@@ -73,6 +74,8 @@ export interface PluginApi {
   registerProvider<Input>(provider: AuthProvider<Input>): void;
   hook<N extends HookName>(name: N, handler: HookHandler<N>): void;
   route(route: PluginRoute): void;
+  /** A parser for a provider's request format (`AuthProvider.contentTypes`), e.g. XML. */
+  bodyParser(mediaType: string, parser: BodyParser): void;
 }
 
 export interface TesseraPlugin {
@@ -81,6 +84,8 @@ export interface TesseraPlugin {
   readonly providers?: readonly AnyAuthProvider[];
   readonly hooks?: PluginHooks;
   readonly routes?: readonly PluginRoute[];
+  /** Parsers for providers' request formats, by media type (`application/xml`). */
+  readonly bodyParsers?: Readonly<Record<string, BodyParser>>;
   /** Runs after the declared parts are registered, for anything that needs configuration. */
   setup?(api: PluginApi): void | Promise<void>;
 }
@@ -97,10 +102,13 @@ export interface PluginTarget {
   hasProvider(name: string): boolean;
   registerProvider(provider: AnyAuthProvider): void;
   hook<N extends HookName>(name: N, handler: HookHandler<N>): () => void;
+  hasBodyParser(mediaType: string): boolean;
+  registerBodyParser(mediaType: string, parser: BodyParser): void;
 }
 
 /** Every hook name (the record keeps it complete as hooks are added). */
 const HOOK_NAMES: Readonly<Record<HookName, true>> = {
+  beforeRegister: true,
   login: true,
   sessionCreated: true,
   beforeUpgrade: true,
@@ -149,6 +157,12 @@ export class PluginRegistry {
         );
       }
     }
+    const parsers = Object.entries(plugin.bodyParsers ?? {});
+    for (const [mediaType] of parsers) {
+      if (target.hasBodyParser(mediaType)) {
+        throw new TypeError(`Plugin "${name}": a parser for ${mediaType} is already registered`);
+      }
+    }
     const routes: MountedPluginRoute[] = [];
     const addRoute = (route: PluginRoute) => {
       this.#checkRoute(name, route, routes);
@@ -159,6 +173,7 @@ export class PluginRegistry {
     const removeHooks: (() => void)[] = [];
     try {
       for (const provider of providers) target.registerProvider(provider);
+      for (const [mediaType, parser] of parsers) target.registerBodyParser(mediaType, parser);
       const hooks = plugin.hooks ?? {};
       for (const hookName of Object.keys(hooks) as HookName[]) {
         const remove = addHook(target, hooks, hookName);
@@ -171,9 +186,10 @@ export class PluginRegistry {
           removeHooks.push(target.hook(hookName, handler));
         },
         route: addRoute,
+        bodyParser: (mediaType, parser) => target.registerBodyParser(mediaType, parser),
       });
     } catch (error) {
-      // Providers cannot be unregistered (a login may already be using one); hooks can.
+      // Providers and parsers cannot be unregistered (a login may already be using one); hooks can.
       for (const remove of removeHooks) remove();
       throw error;
     }

@@ -39,6 +39,21 @@ export interface AuthProvider<Input = unknown> {
   readonly schema: z.ZodType<Input>;
   authenticate(input: Input, context: ProviderContext): Promise<ProviderResult>;
   /**
+   * Media types besides `application/json` that `POST /auth/login/:name` accepts for this
+   * provider, each parsed by a registered body parser (`application/x-www-form-urlencoded`
+   * is built in; plugins add others) and then checked by `schema`. Other routes stay JSON.
+   * @default []
+   */
+  readonly contentTypes?: readonly string[];
+  /**
+   * Accept such a body (a form post) from another site's page. Off, a non-JSON body that a
+   * browser marks as cross-site is refused with `forbidden` — a page elsewhere must not log
+   * a visitor in (login CSRF). Turn it on only when the body carries its own proof of
+   * origin, such as a partner's signature. JSON bodies need a CORS preflight and are
+   * unaffected. @default false
+   */
+  readonly allowCrossSite?: boolean;
+  /**
    * Shapes the answer to a redeemed link that this provider issued, for callers that need
    * a particular format (seed 001). Returning undefined keeps the default.
    */

@@ -21,7 +21,8 @@ import { TesseraError } from "../errors.js";
 import type { SessionRecord, SpentRefreshToken } from "../stores/session-store.js";
 import { digestToken, generateOpaqueToken, opaqueTokenProblem } from "../tokens/opaque.js";
 import { seal, unseal } from "../tokens/seal.js";
-import { cacheRecord, type EngineContext, fromStore, revokeSessions, tokenPair } from "./context.js";
+import { type EngineContext, fromStore, revokeSessions, tokenPair } from "./context.js";
+import { liveEntry } from "./idle.js";
 import type { PublicUser, TokenPair } from "./types.js";
 
 interface Successor {
@@ -65,8 +66,7 @@ export async function refresh(ctx: EngineContext, refreshToken: string): Promise
     case "spent":
       return replay(ctx, refreshToken, outcome.token, outcome.session.id);
     case "rotated": {
-      const entry = await cacheRecord(ctx, outcome.session, since);
-      if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
+      const entry = await liveEntry(ctx, outcome.session, { use: true, since });
       await ctx.hooks.run("refresh", { session: entry.session, user: entry.user });
       return successorPair(ctx, outcome.session, entry.user, successor);
     }
@@ -100,8 +100,7 @@ async function replay(
   const record = await fromStore(ctx.store.getSession(sessionId));
   if (record === null || record.revokedAt !== null)
     throw new TesseraError("token_revoked", "The session has ended.");
-  const entry = await cacheRecord(ctx, record, readSince);
-  if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
+  const entry = await liveEntry(ctx, record, { use: true, since: readSince });
   return successorPair(ctx, record, entry.user, successor);
 }
 

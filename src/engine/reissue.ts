@@ -7,7 +7,8 @@
  */
 import { TesseraError } from "../errors.js";
 import { digestToken, generateOpaqueToken } from "../tokens/opaque.js";
-import { cacheRecord, type EngineContext, fromStore, tokenPair } from "./context.js";
+import { type EngineContext, fromStore, tokenPair } from "./context.js";
+import { liveEntry } from "./idle.js";
 import type { TokenPair } from "./types.js";
 
 export async function reissue(ctx: EngineContext, sessionId: string): Promise<TokenPair> {
@@ -26,8 +27,7 @@ export async function reissue(ctx: EngineContext, sessionId: string): Promise<To
     }),
   );
   if (record === null) throw new TesseraError("token_revoked", "The session has ended.");
-  const entry = await cacheRecord(ctx, record, since);
-  if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
+  const entry = await liveEntry(ctx, record, { use: false, since });
   await ctx.hooks.run("refresh", { session: entry.session, user: entry.user });
   return tokenPair(ctx, record, entry.user, refreshToken, sessionToken);
 }

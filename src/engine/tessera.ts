@@ -15,17 +15,12 @@ import { TesseraError } from "../errors.js";
 import { PasswordHasher } from "../passwords/password-hasher.js";
 import { normaliseUsername } from "../passwords/username.js";
 import type { JsonValue, SessionStore } from "../stores/session-store.js";
-import { type Authenticated, authenticateWith, loginWith } from "./authenticate.js";
-import {
-  type EngineContext,
-  type EngineEvent,
-  fromStore,
-  loadSession,
-  publicUser,
-  sessionProblem,
-} from "./context.js";
+import { type Authenticated, authenticateWith, type LoginWithOptions, loginWith } from "./authenticate.js";
+import { type BodyParser, BodyParsers, mediaTypeOf } from "./body-parsers.js";
+import { type EngineContext, type EngineEvent, fromStore, publicUser } from "./context.js";
 import { Denylist } from "./denylist.js";
 import { type HookHandler, type HookName, Hooks } from "./hooks.js";
+import { checkSession } from "./idle.js";
 import { JwtCache } from "./jwt-cache.js";
 import { KeyRing } from "./key-ring.js";
 import {
@@ -42,7 +37,7 @@ import { type ResolvedOptions, resolveOptions, type TesseraOptions } from "./opt
 import { type MountedPluginRoute, PluginRegistry, type TesseraPlugin } from "./plugins.js";
 import { type AuthProvider, ProviderRegistry, passwordProvider } from "./providers.js";
 import { refresh } from "./refresh.js";
-import { type RegisterInput, register } from "./register.js";
+import { createUser, type RegisterInput, register } from "./register.js";
 import { reissue } from "./reissue.js";
 import { SessionCache } from "./session-cache.js";
 import { getSession, listSessions, logout, logoutAll, revokeSession, setSessionData } from "./sessions.js";
@@ -70,6 +65,7 @@ export class Tessera {
   readonly #unsubscribe: () => void;
   readonly #housekeeping: NodeJS.Timeout;
   readonly #plugins = new PluginRegistry();
+  readonly #bodyParsers = new BodyParsers();
   #closed = false;
 
   private constructor(ctx: EngineContext) {
@@ -137,8 +133,14 @@ export class Tessera {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Self-service registration: `registration_closed` when closed; the `beforeRegister` hook may refuse. */
   register(input: RegisterInput): Promise<PublicUser> {
     return register(this.#ctx, input);
+  }
+
+  /** Creates a user as an operator (`tessera users add`): open or closed registration alike, no hook. */
+  createUser(input: RegisterInput): Promise<PublicUser> {
+    return createUser(this.#ctx, input);
   }
 
   login(input: LoginInput): Promise<TokenPair> {
@@ -146,8 +148,13 @@ export class Tessera {
   }
 
   /** Logs in through a named provider (`password`, `unamepwd`, or one a plugin registered). */
-  loginWith(provider: string, body: unknown, metadata?: RequestMetadata): Promise<TokenPair> {
-    return loginWith(this.#ctx, provider, body, metadata);
+  loginWith(
+    provider: string,
+    body: unknown,
+    metadata?: RequestMetadata,
+    options?: LoginWithOptions,
+  ): Promise<TokenPair> {
+    return loginWith(this.#ctx, provider, body, metadata, options);
   }
 
   /** Adds an auth provider, routed as `POST /auth/login/:name`. */
@@ -170,7 +177,32 @@ export class Tessera {
       hasProvider: (name) => this.#ctx.providers.get(name) !== undefined,
       registerProvider: (provider) => this.#ctx.providers.register(provider),
       hook: (name, handler) => this.#ctx.hooks.add(name, handler),
+      hasBodyParser: (mediaType) => this.#bodyParsers.has(mediaType),
+      registerBodyParser: (mediaType, parser) => this.#bodyParsers.register(mediaType, parser),
     });
+  }
+
+  /** Adds a parser for a provider request format (`AuthProvider.contentTypes`), e.g. `application/xml`. */
+  registerBodyParser(mediaType: string, parser: BodyParser): void {
+    this.#bodyParsers.register(mediaType, parser);
+  }
+
+  /**
+   * A non-JSON login body for `provider`, parsed: refused with `invalid_request` unless the
+   * provider lists the media type in `contentTypes` and a parser for it is registered. The
+   * result still goes through the provider's schema (`loginWith`).
+   */
+  parseProviderBody(provider: string, contentType: string, text: string): unknown {
+    const found = this.#ctx.providers.get(provider);
+    if (found === undefined) throw new TesseraError("not_found", "No such login provider.");
+    const mediaType = mediaTypeOf(contentType);
+    if (!(found.contentTypes ?? []).some((type) => mediaTypeOf(type) === mediaType)) {
+      throw new TesseraError(
+        "invalid_request",
+        `The ${found.name} provider does not accept ${mediaType || "untyped"} bodies; send application/json.`,
+      );
+    }
+    return this.#bodyParsers.parse(mediaType, text);
   }
 
   /** Names of the installed plugins. */
@@ -259,6 +291,15 @@ export class Tessera {
     return listSessions(this.#ctx, userId);
   }
 
+  /**
+   * The live session by id, or the error its tokens would get now (`token_revoked`,
+   * `token_expired` when past its expiry or idle). With `use: true` it counts as a use for
+   * the idle rule (a socket frame does this), written to the store coalesced.
+   */
+  async checkSession(sessionId: string, options: { readonly use?: boolean } = {}): Promise<Session> {
+    return (await checkSession(this.#ctx, sessionId, { use: options.use === true })).session;
+  }
+
   getSession(sessionId: string): Promise<Session | null> {
     return getSession(this.#ctx, sessionId);
   }
@@ -278,10 +319,7 @@ export class Tessera {
    * else from the store.
    */
   async confirmSession(sessionId: string): Promise<void> {
-    const entry = await loadSession(this.#ctx, sessionId);
-    if (entry === null) throw new TesseraError("token_revoked", "The session has ended.");
-    const problem = sessionProblem(entry.record, entry.revoked, this.#ctx.now());
-    if (problem !== null) throw problem;
+    await checkSession(this.#ctx, sessionId, { use: false });
   }
 
   revokeSession(

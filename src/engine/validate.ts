@@ -19,7 +19,8 @@ import {
   opaqueTokenProblem,
 } from "../tokens/opaque.js";
 import { looksLikeJwt, verifyAccessTokenSync } from "../tokens/verify-jwt.js";
-import { cacheRecord, type EngineContext, fromStore, loadSession, sessionProblem } from "./context.js";
+import { cacheRecord, type EngineContext, fromStore, loadSession } from "./context.js";
+import { checkLive, isIdle, touch } from "./idle.js";
 import type { CacheEntry } from "./session-cache.js";
 import { guardTokenUse } from "./token-throttle.js";
 import type { ValidatedSession } from "./types.js";
@@ -28,8 +29,6 @@ import type { ValidatedSession } from "./types.js";
 export const MAX_TOKEN_LENGTH = 8192;
 export const JWT_CACHE_MAX = 10_000;
 const SESSION_PREFIX = OPAQUE_PREFIXES.session;
-/** `lastSeenAt` is written at most this often per session. */
-const TOUCH_INTERVAL_MS = 60_000;
 
 /**
  * The hot path, answered from memory or not at all (null: ask `validate`). A session token
@@ -42,7 +41,7 @@ export function validateSync(ctx: EngineContext, token: string): ValidatedSessio
   const now = ctx.now();
   if (token.length === OPAQUE_TOKEN_LENGTH && token.startsWith(SESSION_PREFIX)) {
     const entry = ctx.cache.byTokenHash(digestToken(token), now);
-    if (entry === undefined || !isLive(entry, now)) return null;
+    if (entry === undefined || !isLive(ctx, entry, now)) return null;
     touch(ctx, entry, now);
     return entry.asSessionToken;
   }
@@ -51,7 +50,7 @@ export function validateSync(ctx: EngineContext, token: string): ValidatedSessio
   if (claims === undefined || claims.exp * 1000 + ctx.options.skewMs <= now) return null;
   if (ctx.denylist.denies(claims.jti, claims.sid, now)) return null;
   const entry = ctx.cache.bySessionId(claims.sid, now);
-  if (entry === undefined || entry.user.uuid !== claims.sub || !isLive(entry, now)) return null;
+  if (entry === undefined || entry.user.uuid !== claims.sub || !isLive(ctx, entry, now)) return null;
   // An upgraded session's JWTs are spent (the full path says so).
   if (entry.record.tokenType === "session") return null;
   touch(ctx, entry, now);
@@ -74,8 +73,8 @@ export function validate(
 }
 
 /** A cached session that may be used at `now`; the full path says why when it may not. */
-function isLive(entry: CacheEntry, now: number): boolean {
-  return !entry.revoked && entry.record.expiresAt > now;
+function isLive(ctx: EngineContext, entry: CacheEntry, now: number): boolean {
+  return !entry.revoked && entry.record.expiresAt > now && !isIdle(ctx, entry.touchedAt, now);
 }
 
 async function validateUncached(ctx: EngineContext, token: string): Promise<ValidatedSession> {
@@ -95,18 +94,16 @@ async function validateSessionToken(ctx: EngineContext, token: string): Promise<
   if (problem !== null) throw new TesseraError("token_invalid", `Malformed session token (${problem}).`);
   const hash = digestToken(token);
   const now = ctx.now();
-  let entry = ctx.store.events.isCurrent() ? ctx.cache.byTokenHash(hash, now) : undefined;
-  if (entry === undefined) {
+  const load = async (): Promise<CacheEntry> => {
     const since = ctx.cache.epoch;
     const record = await fromStore(ctx.store.findSessionByTokenHash(hash));
     if (record === null) throw new TesseraError("token_invalid", "Unknown session token.");
     const loaded = await cacheRecord(ctx, record, since);
     if (loaded === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
-    entry = loaded;
-  }
-  const failure = sessionProblem(entry.record, entry.revoked, now);
-  if (failure !== null) throw failure;
-  touch(ctx, entry, now);
+    return loaded;
+  };
+  const cached = ctx.store.events.isCurrent() ? ctx.cache.byTokenHash(hash, now) : undefined;
+  const entry = await checkLive(ctx, cached ?? (await load()), cached !== undefined, load, now);
   return entry.asSessionToken;
 }
 
@@ -116,17 +113,21 @@ async function validateJwt(ctx: EngineContext, token: string): Promise<Validated
   if (ctx.denylist.denies(claims.jti, claims.sid, now)) {
     throw new TesseraError("token_revoked", "The access token has been revoked.");
   }
-  const entry = await loadSession(ctx, claims.sid);
-  if (entry === null) throw new TesseraError("token_revoked", "The session has ended.");
-  if (entry.user.uuid !== claims.sub)
+  const cached = ctx.store.events.isCurrent() ? ctx.cache.bySessionId(claims.sid, now) : undefined;
+  const reload = async (): Promise<CacheEntry | null> => {
+    const since = ctx.cache.epoch;
+    const record = await fromStore(ctx.store.getSession(claims.sid));
+    return record === null ? null : cacheRecord(ctx, record, since);
+  };
+  const found = cached ?? (await loadSession(ctx, claims.sid));
+  if (found === null) throw new TesseraError("token_revoked", "The session has ended.");
+  if (found.user.uuid !== claims.sub)
     throw new TesseraError("token_invalid", "The access token does not match its session.");
   // An upgraded session issues no more JWTs: every JWT of it is spent. This holds even when
   // the denylist entry of the upgrade has not reached this node (read-through without lease).
-  if (entry.record.tokenType === "session")
+  if (found.record.tokenType === "session")
     throw new TesseraError("token_revoked", "The access token has been replaced by a session token.");
-  const failure = sessionProblem(entry.record, entry.revoked, now);
-  if (failure !== null) throw failure;
-  touch(ctx, entry, now);
+  const entry = await checkLive(ctx, found, cached !== undefined, reload, now);
   return entry.asJwt;
 }
 
@@ -157,12 +158,4 @@ export async function verifiedClaims(ctx: EngineContext, token: string): Promise
   }
   ctx.jwtCache.set(token, claims);
   return claims;
-}
-
-function touch(ctx: EngineContext, entry: CacheEntry, now: number): void {
-  if (now - entry.touchedAt < TOUCH_INTERVAL_MS) return;
-  entry.touchedAt = now;
-  ctx.store
-    .touchSession(entry.record.id, now)
-    .catch((error: unknown) => ctx.reportError(error, "touch session"));
 }

@@ -35,6 +35,10 @@ export interface ServerConfig {
   readonly issuer: string;
   readonly accessTokenTtlSeconds: number;
   readonly sessionTtlSeconds: number;
+  /** A session unused this long ends; 0 turns the rule off. */
+  readonly idleTimeoutSeconds: number;
+  /** Whether `POST /auth/register` accepts new users. */
+  readonly registration: "open" | "closed";
   readonly maxSessionDataBytes: number;
   /** Null: the session-data cap plus room for the JSON around it. */
   readonly bodyLimitBytes: number | null;
@@ -251,6 +255,22 @@ export const SETTINGS: readonly Setting[] = [
     parse: integer(60, 10 * 365 * 86_400),
   },
   {
+    key: "idleTimeoutSeconds",
+    flag: "--idle-timeout <seconds>",
+    env: ["TESSERA_IDLE_TIMEOUT"],
+    help: "a session unused this long ends (token_expired); 0 turns it off",
+    defaultText: "604800 (7 days)",
+    parse: integer(0, 10 * 365 * 86_400),
+  },
+  {
+    key: "registration",
+    flag: "--registration <open|closed>",
+    env: ["TESSERA_REGISTRATION"],
+    help: "whether POST /auth/register accepts new users (closed: 403 registration_closed; `tessera users add` still works)",
+    defaultText: "open",
+    parse: oneOf(["open", "closed"] as const),
+  },
+  {
     key: "maxSessionDataBytes",
     flag: "--max-session-data <bytes>",
     env: ["TESSERA_MAX_SESSION_DATA"],
@@ -393,6 +413,8 @@ const DEFAULTS = {
   issuer: "tessera",
   accessTokenTtlSeconds: 900,
   sessionTtlSeconds: 14 * 24 * 3600,
+  idleTimeoutSeconds: 7 * 24 * 3600,
+  registration: "open",
   maxSessionDataBytes: 1024 * 1024,
   bodyLimitBytes: null,
   jwtAlgorithm: "EdDSA",

@@ -42,6 +42,8 @@ export async function openEngine(
       issuer: config.issuer,
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
       sessionTtlSeconds: config.sessionTtlSeconds,
+      idleTimeoutSeconds: config.idleTimeoutSeconds,
+      registration: config.registration,
       maxSessionDataBytes: config.maxSessionDataBytes,
       jwt,
       ...extra,

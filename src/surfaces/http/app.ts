@@ -35,6 +35,7 @@ import { TesseraMetrics } from "./metrics.js";
 import { authRoutes } from "./routes/auth.js";
 import { healthRoutes } from "./routes/health.js";
 import { linkRoutes } from "./routes/links.js";
+import { loginRoutes } from "./routes/login.js";
 import { pluginRoutes } from "./routes/plugins.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
@@ -206,6 +207,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   // Route groups, one file each (plugins load when the app is readied, listened or injected).
   app.register(authRoutes, ctx);
+  app.register(loginRoutes, ctx);
   app.register(sessionRoutes, ctx);
   app.register(wellKnownRoutes, ctx);
   app.register(healthRoutes, ctx);

@@ -79,6 +79,15 @@ export function extractCredential(request: AuthRequest): Credential | null {
 /** Throws `forbidden` for a cookie-authenticated state change that a browser says came from elsewhere. */
 export function checkCsrf(request: AuthRequest, credential: Credential, options: AuthOptions = {}): void {
   if (credential.source !== "cookie" || SAFE_METHODS.has(request.method.toUpperCase())) return;
+  checkSameSite(request, options);
+}
+
+/**
+ * The browser-signal half of `checkCsrf`, for a request that a page elsewhere could send
+ * without a cookie mattering: a form post logging a visitor in (login CSRF). Throws
+ * `forbidden` when the browser marks the request as coming from another site.
+ */
+export function checkSameSite(request: AuthRequest, options: AuthOptions = {}): void {
   const marker = request.header(CSRF_HEADER);
   if (marker !== undefined && marker !== "") return;
   // Set by the browser itself (a page's script cannot): the request came from our own pages,
@@ -94,7 +103,7 @@ export function checkCsrf(request: AuthRequest, credential: Credential, options:
   }
   throw new TesseraError(
     "forbidden",
-    "A request authenticated by cookie that changes state must come from this site: send the X-Tessera-CSRF header, or a same-origin Origin header.",
+    "This request must come from this site: send the X-Tessera-CSRF header, or a same-origin Origin header.",
   );
 }
 

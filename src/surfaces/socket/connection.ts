@@ -47,12 +47,15 @@ export interface ConnectionInit {
   readonly transport: ConnectionTransport;
   /** The peer's address: the engine throttles an address that keeps presenting invalid tokens. */
   readonly clientAddress?: string | null;
+  /** The peer's user agent (WebSocket), recorded on a session it logs in. */
+  readonly userAgent?: string | null;
 }
 
 /** Frames held while authentication is in flight; a client that sends more is not waiting for `ready`. */
 const MAX_QUEUED_FRAMES = 16;
 
-type Phase = "waiting" | "authenticating" | "ready" | "closed";
+/** `checking`: ready, but holding frames while the store confirms the session is not idle. */
+type Phase = "waiting" | "authenticating" | "ready" | "checking" | "closed";
 type AuthFrame = Extract<ClientFrame, { type: "auth" }>;
 
 export class Connection implements RegisteredConnection {
@@ -71,11 +74,14 @@ export class Connection implements RegisteredConnection {
   #user: PublicUser | null = null;
   #expiresAtMs = 0;
   #renewing = false;
+  /** This socket's last client frame (a use, for the idle rule), and its last recorded use. */
+  #lastUseAt = 0;
+  #lastTouchAt = 0;
 
   constructor(init: ConnectionInit) {
     this.#options = init.options;
     this.#registry = init.registry;
-    this.#metadata = { ipAddress: init.clientAddress ?? null };
+    this.#metadata = { ipAddress: init.clientAddress ?? null, userAgent: init.userAgent ?? null };
     this.#transport = init.transport;
     this.#bucket = new FrameBucket({
       perSecond: init.options.framesPerSecond,
@@ -88,7 +94,7 @@ export class Connection implements RegisteredConnection {
   }
 
   get isReady(): boolean {
-    return this.#phase === "ready";
+    return this.#phase === "ready" || this.#phase === "checking";
   }
 
   get isClosed(): boolean {
@@ -117,10 +123,14 @@ export class Connection implements RegisteredConnection {
       this.end(toTesseraError(error));
       return;
     }
-    if (this.#phase === "authenticating") {
+    if (this.#phase === "authenticating" || this.#phase === "checking") {
       if (this.#queue.length >= MAX_QUEUED_FRAMES) {
         this.end(new TesseraError("rate_limited", "Too many frames before authentication completed."));
       } else this.#queue.push(frame);
+      return;
+    }
+    if (this.#phase === "ready" && !this.#used()) {
+      this.#queue.push(frame);
       return;
     }
     this.#dispatch(frame);
@@ -132,6 +142,8 @@ export class Connection implements RegisteredConnection {
     const now = this.#options.clock();
     if (now >= this.#expiresAtMs) {
       this.end(new TesseraError("token_expired", "The session has expired."));
+    } else if (now >= this.#idleDeadline()) {
+      void this.#checkIdle(false);
     } else if (this.#expiresAtMs - now <= this.#options.renewBeforeExpiryMs) {
       void this.#renew();
     }
@@ -170,7 +182,7 @@ export class Connection implements RegisteredConnection {
         this.#send({ type: "pong" });
         return;
       case "auth":
-        if (this.#phase === "ready") {
+        if (this.#phase === "ready" || this.#phase === "checking") {
           this.#send(
             errorFrame(new TesseraError("invalid_request", "This socket is already authenticated.")),
           );
@@ -194,7 +206,11 @@ export class Connection implements RegisteredConnection {
     this.#authAttempts += 1;
     try {
       const validated =
-        "token" in frame ? await this.#validate(frame.token) : await this.#redeem(frame.refreshToken);
+        "token" in frame
+          ? await this.#validate(frame.token)
+          : "refreshToken" in frame
+            ? await this.#redeem(frame.refreshToken)
+            : await this.#login(frame.provider, frame.fields);
       if (this.isClosed) return;
       this.#becomeReady(validated);
     } catch (caught) {
@@ -226,6 +242,33 @@ export class Connection implements RegisteredConnection {
     return this.#options.tessera.validate(pair.accessToken);
   }
 
+  /**
+   * A fresh client (seed 003): logs in through a provider, throttled like HTTP login (same
+   * per-username and per-address counters) and bounded per gateway (`maxConcurrentLogins`).
+   * The session gets a session token at once; its pair goes out in a `tokens` frame.
+   */
+  async #login(provider: string, fields: { readonly [key: string]: unknown }): Promise<ValidatedSession> {
+    const { tessera, loginSlots } = this.#options;
+    if (!loginSlots.tryTake()) {
+      throw new TesseraError("rate_limited", "Too many socket logins in progress; try again shortly.", {
+        retryAfterSeconds: 1,
+      });
+    }
+    let pair: TokenPair;
+    try {
+      pair = await tessera.loginWith(provider, fields, this.#metadata, { tokenType: "session" });
+    } finally {
+      loginSlots.release();
+    }
+    if (this.#phase === "closed") {
+      // The client left while its password was checked: nobody holds these tokens.
+      await tessera.logout(pair.sessionId).catch(() => undefined);
+      throw new TesseraError("token_revoked", "The connection closed during login.");
+    }
+    this.#sendTokens(pair);
+    return tessera.validate(pair.accessToken);
+  }
+
   #becomeReady({ session, user }: ValidatedSession): void {
     clearTimeout(this.#authTimer);
     if (!this.#registry.add(session.id, this)) {
@@ -235,6 +278,9 @@ export class Connection implements RegisteredConnection {
     this.#session = session;
     this.#user = user;
     this.#expiresAtMs = Date.parse(session.expiresAt);
+    // Authenticating was a use (validate recorded it).
+    this.#lastUseAt = this.#options.clock();
+    this.#lastTouchAt = this.#lastUseAt;
     this.#phase = "ready";
     this.#send({ type: "ready", sessionId: session.id, userId: user.id, expiresAt: session.expiresAt });
     this.#drain();
@@ -242,6 +288,7 @@ export class Connection implements RegisteredConnection {
 
   #drain(): void {
     while (this.#queue.length > 0 && (this.#phase === "ready" || this.#phase === "waiting")) {
+      if (this.#phase === "ready" && !this.#used()) return;
       const next = this.#queue.shift();
       if (next !== undefined) this.#dispatch(next);
     }
@@ -335,6 +382,68 @@ export class Connection implements RegisteredConnection {
       // Anything else (the store is down): try again at the next heartbeat.
     } finally {
       this.#renewing = false;
+    }
+  }
+
+  /** When this socket would see its session idle; Infinity when the rule is off. */
+  #idleDeadline(): number {
+    const { idleTimeoutMs, touchIntervalMs } = this.#options.tessera.options;
+    return idleTimeoutMs === 0 ? Number.POSITIVE_INFINITY : this.#lastUseAt + touchIntervalMs + idleTimeoutMs;
+  }
+
+  /**
+   * A client frame on a ready socket is a use of the session. Recorded through the engine
+   * once per touch interval (coalesced, like validations). Past this socket's idle deadline
+   * the frame waits (false) while the engine decides: another surface may have used the
+   * session meanwhile, or it is idle and the socket closes with `token_expired`.
+   */
+  #used(): boolean {
+    const now = this.#options.clock();
+    if (now >= this.#idleDeadline()) {
+      void this.#checkIdle(true);
+      return false;
+    }
+    this.#lastUseAt = now;
+    if (now - this.#lastTouchAt >= this.#options.tessera.options.touchIntervalMs) {
+      this.#lastTouchAt = now;
+      const sessionId = this.#session?.id;
+      if (sessionId !== undefined) {
+        this.#options.tessera.checkSession(sessionId, { use: true }).catch((caught: unknown) => {
+          const error = this.#safe(caught, "touch");
+          if (error.code === "token_revoked" || error.code === "token_expired") this.end(error);
+        });
+      }
+    }
+    return true;
+  }
+
+  /** Asks the engine whether the session is idle; `use`: a frame is waiting and counts as a use. */
+  async #checkIdle(use: boolean): Promise<void> {
+    const sessionId = this.#session?.id;
+    if (sessionId === undefined || this.#phase !== "ready") return;
+    this.#phase = "checking";
+    try {
+      const session = await this.#options.tessera.checkSession(sessionId, { use });
+      if (this.isClosed) return;
+      const now = this.#options.clock();
+      // Another surface's use (the store's lastSeenAt) counts as this socket's too.
+      this.#lastUseAt = use ? now : Math.max(this.#lastUseAt, Date.parse(session.lastSeenAt));
+      if (use) this.#lastTouchAt = now;
+      this.#phase = "ready";
+      this.updateSession(session);
+      this.#drain();
+    } catch (caught) {
+      if (this.isClosed) return;
+      const error = this.#safe(caught, "idle check");
+      if (error.code === "token_revoked" || error.code === "token_expired") {
+        this.end(error);
+        return;
+      }
+      // The store is unreachable: fail closed for the waiting frames, try again later.
+      this.#phase = "ready";
+      for (const frame of this.#queue.splice(0)) {
+        this.#send(errorFrame(error, frame.type === "message" ? frame.id : undefined));
+      }
     }
   }
 

@@ -24,6 +24,16 @@ export type MessageId = string | number;
 export type ClientFrame =
   | { readonly type: "auth"; readonly token: string }
   | { readonly type: "auth"; readonly refreshToken: string }
+  /**
+   * A fresh client logs in over the socket (seed 003): `provider` names the login provider
+   * (`password`, or one a plugin added) and the frame's other fields are that provider's
+   * input, checked by its schema as `POST /auth/login/:provider` checks a body.
+   */
+  | {
+      readonly type: "auth";
+      readonly provider: string;
+      readonly fields: { readonly [key: string]: JsonValue };
+    }
   | { readonly type: "refresh"; readonly refreshToken: string }
   | { readonly type: "ping" }
   | { readonly type: "message"; readonly gate: string; readonly id: MessageId; readonly data: JsonValue };
@@ -59,6 +69,23 @@ function token(frame: Record<string, unknown>, field: "token" | "refreshToken"):
   return value;
 }
 
+/** Provider names are short labels (`engine/providers.ts`); the fields go to its schema. */
+function providerLogin(frame: Record<string, unknown>): {
+  provider: string;
+  fields: { [key: string]: JsonValue };
+} {
+  const provider = frame.provider;
+  if (typeof provider !== "string" || provider.length === 0 || provider.length > 40)
+    throw malformed('"provider" must be a provider name');
+  const fields: { [key: string]: JsonValue } = {};
+  for (const [key, item] of Object.entries(frame)) {
+    // JSON.parse only produces JSON values.
+    if (key === "__proto__") throw malformed('a frame may not carry a "__proto__" field');
+    if (key !== "type" && key !== "provider") fields[key] = item as JsonValue;
+  }
+  return { provider, fields };
+}
+
 function label(frame: Record<string, unknown>, field: "gate" | "id"): string {
   const value = frame[field];
   if (typeof value !== "string" || value.length === 0)
@@ -88,10 +115,11 @@ export function parseClientFrame(text: string): ClientFrame {
   const type = value.type;
   switch (type) {
     case "auth": {
-      const hasToken = value.token !== undefined;
-      const hasRefresh = value.refreshToken !== undefined;
-      if (hasToken === hasRefresh) throw malformed('"auth" needs exactly one of "token" or "refreshToken"');
-      return hasToken
+      const kinds = [value.token, value.refreshToken, value.provider].filter((item) => item !== undefined);
+      if (kinds.length !== 1)
+        throw malformed('"auth" needs exactly one of "token", "refreshToken" or "provider"');
+      if (value.provider !== undefined) return { type, ...providerLogin(value) };
+      return value.token !== undefined
         ? { type, token: token(value, "token") }
         : { type, refreshToken: token(value, "refreshToken") };
     }

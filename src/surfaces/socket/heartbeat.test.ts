@@ -25,7 +25,11 @@ describe.each<Transport>(["websocket", "tcp"])("heartbeat over %s", (transport) 
   beforeEach(async () => {
     // Session duties at every 25 ms heartbeat; dropping silent peers is not under test here,
     // and must not depend on how busy the machine is.
-    gw = await startGateways({ socket: { heartbeatIntervalMs: 25, peerTimeoutMs: 60_000 } });
+    // The idle rule is off: these sessions sit unused while the clock jumps days ahead.
+    gw = await startGateways({
+      engine: { idleTimeoutSeconds: 0 },
+      socket: { heartbeatIntervalMs: 25, peerTimeoutMs: 60_000 },
+    });
     gw.gates.register("echo", ({ data }) => data);
   });
   afterEach(() => {
@@ -56,7 +60,7 @@ describe.each<Transport>(["websocket", "tcp"])("heartbeat over %s", (transport) 
 
   it("a message on a session that expired between heartbeats closes with token_expired", async () => {
     await gw.close();
-    gw = await startGateways({ socket: { heartbeatIntervalMs: 60_000 } });
+    gw = await startGateways({ engine: { idleTimeoutSeconds: 0 }, socket: { heartbeatIntervalMs: 60_000 } });
     gw.gates.register("echo", ({ data }) => data);
     const { client } = await readyClient(gw, transport);
     gw.clock.advance(15 * DAY_MS);

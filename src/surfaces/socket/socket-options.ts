@@ -4,6 +4,7 @@
  */
 import type { Tessera } from "../../engine/tessera.js";
 import type { GateRegistry } from "./gates.js";
+import { LoginSlots } from "./login-slots.js";
 
 /** Where the gateways log what a client must not see (a gate's stack). pino's `error(obj, msg)` fits. */
 export interface SocketLogger {
@@ -34,6 +35,12 @@ export interface SocketOptions {
   readonly peerTimeoutMs?: number;
   /** Push fresh tokens at a heartbeat when the session has less than this left. @default 10% of the session lifetime */
   readonly renewBeforeExpiryMs?: number;
+  /**
+   * Logins over this gateway (`auth` frames naming a `provider`) in flight at once; more
+   * are refused at once with `rate_limited`, so a socket login flood cannot fill the
+   * password hasher's queue that HTTP and gRPC logins share. @default 4
+   */
+  readonly maxConcurrentLogins?: number;
   /** Open connections (authenticated or not) per gateway; more are refused with `unavailable`. @default 10000 */
   readonly maxConnections?: number;
   /** Milliseconds since the epoch, for session expiry; must match the engine's clock. @default Date.now */
@@ -55,6 +62,8 @@ export interface ResolvedSocketOptions {
   readonly peerTimeoutMs: number;
   readonly renewBeforeExpiryMs: number;
   readonly maxConnections: number;
+  /** Shared by every connection of one gateway. */
+  readonly loginSlots: LoginSlots;
   readonly clock: () => number;
   readonly log: SocketLogger;
 }
@@ -89,6 +98,7 @@ export function resolveSocketOptions(options: SocketOptions): ResolvedSocketOpti
       options.renewBeforeExpiryMs ?? options.tessera.options.sessionTtlMs / 10,
     ),
     maxConnections: positive("maxConnections", options.maxConnections ?? 10_000),
+    loginSlots: new LoginSlots(positive("maxConcurrentLogins", options.maxConcurrentLogins ?? 4)),
     clock: options.clock ?? Date.now,
     log: options.log ?? stderrLogger,
   };

@@ -65,6 +65,7 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       options: resolved,
       registry,
       clientAddress: request.socket.remoteAddress ?? null,
+      userAgent: request.headers["user-agent"] ?? null,
       transport: {
         send: (text) => ws.send(text),
         end: (error) => ws.close(WEBSOCKET_CLOSE_CODE[error.code], error.code),

@@ -1,6 +1,6 @@
 /**
- * The account and token routes: register, login (password or a named provider), upgrade
- * of an access JWT to a session token, refresh, logout and logout-all. Each is parse → one
+ * The account and token routes: register, upgrade of an access JWT to a session token,
+ * refresh, logout and logout-all (login, with its request formats, is `login.ts`). Each is parse → one
  * engine call → write; the engine decides every refusal.
  *
  * Cookies: a response that hands out a session token (upgrade, and refresh of an upgraded
@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { TokenPair } from "../../../engine/types.js";
-import { isTesseraError, TesseraError } from "../../../errors.js";
+import { TesseraError } from "../../../errors.js";
 import { extractCredential } from "../auth.js";
 import type { HttpContext } from "../context.js";
 import { fastifyAuthRequest } from "../context.js";
@@ -39,23 +39,9 @@ export async function authRoutes(app: FastifyInstance, ctx: HttpContext): Promis
 
   app.post("/auth/register", async (request, reply) => {
     const body = parseBody(registerBody, request.body, "registration");
-    const user = await tessera.register(body);
+    const user = await tessera.register({ ...body, metadata: ctx.metadata(request) });
     return reply.code(201).send({ user });
   });
-
-  const login = async (provider: string, request: FastifyRequest, reply: FastifyReply) => {
-    try {
-      const pair = await tessera.loginWith(provider, request.body, ctx.metadata(request));
-      return reply.send(pair);
-    } catch (error) {
-      ctx.metrics?.loginFailed(isTesseraError(error) ? error.code : "internal_error");
-      throw error;
-    }
-  };
-  app.post("/auth/login", (request, reply) => login("password", request, reply));
-  app.post<{ Params: { provider: string } }>("/auth/login/:provider", (request, reply) =>
-    login(request.params.provider, request, reply),
-  );
 
   app.post("/auth/upgrade", async (request, reply) => {
     const body = parseBody(upgradeBody, request.body, "upgrade request");
