@@ -24,7 +24,7 @@ describe.each<Transport>(["websocket", "tcp"])("idle sockets over %s", (transpor
   beforeEach(async () => {
     gw = await startGateways({
       engine: { idleTimeoutSeconds: IDLE_MS / 1000 },
-      socket: { heartbeatIntervalMs: 20 },
+      socket: { heartbeatIntervalMs: 300 },
     });
     gw.gates.register("echo", ({ data }) => data);
   });
