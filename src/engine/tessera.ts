@@ -79,6 +79,10 @@ export class Tessera {
   static async create(options: TesseraOptions): Promise<Tessera> {
     const resolved = resolveOptions(options);
     const now = options.clock ?? Date.now;
+    // The equal-time dummy hash is computed on the thread pool while the keys load (11.18).
+    const hasher = new PasswordHasher(options.passwords);
+    const warm = hasher.warmUp();
+    warm.catch(() => undefined);
     const keys = await KeyRing.open({
       store: options.store,
       algorithm: resolved.algorithm,
@@ -96,11 +100,12 @@ export class Tessera {
         const reason = error instanceof Error ? error.message : String(error);
         process.emitWarning(`tessera: ${context}: ${reason}`);
       });
+    await warm;
     return new Tessera({
       store: options.store,
       options: resolved,
       keys,
-      hasher: new PasswordHasher(options.passwords),
+      hasher,
       hooks: new Hooks(),
       providers,
       throttle: options.loginThrottle === false ? null : new LoginThrottle(options.loginThrottle),
@@ -111,6 +116,11 @@ export class Tessera {
       now,
       reportError,
     });
+  }
+
+  /** How many password hashes run at once (the rest wait, up to the queue). */
+  get passwordConcurrency(): number {
+    return this.#ctx.hasher.concurrency;
   }
 
   /** The resolved configuration (lifetimes in milliseconds). */

@@ -1,6 +1,26 @@
+import { availableParallelism } from "node:os";
+import { hash, verify } from "@node-rs/argon2";
 import { describe, expect, it } from "vitest";
+import { makeEngine } from "../../test/kit.js";
 import { Limiter } from "./limiter.js";
-import { PasswordHasher } from "./password-hasher.js";
+import { type Argon2, PasswordHasher } from "./password-hasher.js";
+
+/** The real argon2, counting its calls. */
+function countingArgon2(): Argon2 & { hashes: number; verifies: number } {
+  const counter = {
+    hashes: 0,
+    verifies: 0,
+    hash: ((...args: Parameters<typeof hash>) => {
+      counter.hashes++;
+      return hash(...args);
+    }) as typeof hash,
+    verify: ((...args: Parameters<typeof verify>) => {
+      counter.verifies++;
+      return verify(...args);
+    }) as typeof verify,
+  };
+  return counter;
+}
 
 describe("password hashing", () => {
   it("uses argon2id at OWASP's parameters by default and verifies what it hashed", async () => {
@@ -15,6 +35,23 @@ describe("password hashing", () => {
     const hasher = new PasswordHasher({ memoryCost: 1024, timeCost: 1 });
     expect(await hasher.verifyOrDummy(null, "tessera-dummy-password-for-unknown-users")).toBe(false);
     expect(await hasher.verifyOrDummy(null, "anything")).toBe(false);
+  });
+
+  it("the engine warms the dummy hash at start, so the first unknown-user login costs what later ones do", async () => {
+    const argon2 = countingArgon2();
+    const { tessera } = await makeEngine({ passwords: { memoryCost: 1024, timeCost: 1, argon2 } });
+    // Warmed before create() resolved: the dummy hash, and one verification against it.
+    expect({ hashes: argon2.hashes, verifies: argon2.verifies }).toEqual({ hashes: 1, verifies: 1 });
+    const attempt = () => tessera.login({ username: "nobody-here", password: "whatever1" }).catch(() => null);
+    await attempt();
+    expect({ hashes: argon2.hashes, verifies: argon2.verifies }).toEqual({ hashes: 1, verifies: 2 });
+    await attempt();
+    expect({ hashes: argon2.hashes, verifies: argon2.verifies }).toEqual({ hashes: 1, verifies: 3 });
+  });
+
+  it("hashes on one core fewer than the machine has (at least one), leaving the event loop a core", () => {
+    expect(new PasswordHasher().concurrency).toBe(Math.max(1, availableParallelism() - 1));
+    expect(new PasswordHasher({ concurrency: 3 }).concurrency).toBe(3);
   });
 
   it("a corrupt stored hash verifies as false rather than throwing", async () => {

@@ -4,7 +4,12 @@
  *
  * `verifyOrDummy` verifies against a real hash computed once at the same parameters when
  * the user does not exist, so an unknown username costs the same time as a wrong
- * password and login timing does not reveal who has an account.
+ * password and login timing does not reveal who has an account. `warmUp` computes that
+ * hash (and runs one verification) before the first login, so the first unknown user does
+ * not pay for it (issue 11.18).
+ *
+ * At most `concurrency` hashes run at once — by default one fewer than the cores, so that a
+ * login flood leaves a core to the event loop and validation keeps its latency (11.19).
  */
 import { availableParallelism } from "node:os";
 import { type Algorithm, hash, verify } from "@node-rs/argon2";
@@ -21,7 +26,7 @@ export interface PasswordOptions {
   readonly timeCost?: number;
   /** Lanes. @default 1 */
   readonly parallelism?: number;
-  /** Hashes computed at once. @default os.availableParallelism() */
+  /** Hashes computed at once. @default os.availableParallelism() − 1, at least 1 */
   readonly concurrency?: number;
   /** Hashes allowed to wait before `rate_limited`. @default 32 */
   readonly maxQueue?: number;
@@ -29,6 +34,18 @@ export interface PasswordOptions {
   readonly minLength?: number;
   /** Longer passwords are refused rather than hashed. @default 1024 */
   readonly maxLength?: number;
+  /** The argon2 functions (to count calls in tests). @default `@node-rs/argon2` */
+  readonly argon2?: Argon2;
+}
+
+export interface Argon2 {
+  readonly hash: typeof hash;
+  readonly verify: typeof verify;
+}
+
+/** Hashing threads that leave the event loop a core of its own. */
+export function defaultHashConcurrency(): number {
+  return Math.max(1, availableParallelism() - 1);
 }
 
 export class PasswordHasher {
@@ -36,6 +53,7 @@ export class PasswordHasher {
   readonly #limiter: Limiter;
   readonly #minLength: number;
   readonly #maxLength: number;
+  readonly #argon2: Argon2;
   #dummy: Promise<string> | undefined;
 
   constructor(options: PasswordOptions = {}) {
@@ -45,7 +63,8 @@ export class PasswordHasher {
       timeCost: options.timeCost ?? 2,
       parallelism: options.parallelism ?? 1,
     };
-    this.#limiter = new Limiter(options.concurrency ?? availableParallelism(), options.maxQueue ?? 32);
+    this.#limiter = new Limiter(options.concurrency ?? defaultHashConcurrency(), options.maxQueue ?? 32);
+    this.#argon2 = options.argon2 ?? { hash, verify };
     this.#minLength = options.minLength ?? 8;
     this.#maxLength = options.maxLength ?? 1024;
   }
@@ -73,7 +92,7 @@ export class PasswordHasher {
   }
 
   hash(password: string): Promise<string> {
-    return this.#limiter.run(() => hash(password, this.#params));
+    return this.#limiter.run(() => this.#argon2.hash(password, this.#params));
   }
 
   /**
@@ -85,11 +104,11 @@ export class PasswordHasher {
     const candidate = password.length > this.#maxLength ? "" : password;
     return this.#limiter.run(async () => {
       if (phc === null) {
-        await verify(await this.#dummyHash(), candidate).catch(() => false);
+        await this.#argon2.verify(await this.#dummyHash(), candidate).catch(() => false);
         return false;
       }
       try {
-        return await verify(phc, candidate);
+        return await this.#argon2.verify(phc, candidate);
       } catch {
         return false;
       }
@@ -97,12 +116,21 @@ export class PasswordHasher {
   }
 
   #dummyHash(): Promise<string> {
-    this.#dummy ??= hash("tessera-dummy-password-for-unknown-users", this.#params);
+    this.#dummy ??= this.#argon2.hash("tessera-dummy-password-for-unknown-users", this.#params);
     return this.#dummy;
   }
 
-  /** Computes the dummy hash ahead of the first login, so that login is not slower. */
-  warmUp(): Promise<void> {
-    return this.#dummyHash().then(() => undefined);
+  /**
+   * Computes the dummy hash and verifies against it once, ahead of the first login: the
+   * first unknown user then costs one verification, like every later one.
+   */
+  async warmUp(): Promise<void> {
+    const dummy = await this.#dummyHash();
+    await this.#argon2.verify(dummy, "tessera-warm-up").catch(() => false);
+  }
+
+  /** Hashes that may run at once. */
+  get concurrency(): number {
+    return this.#limiter.concurrency;
   }
 }

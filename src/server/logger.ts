@@ -1,14 +1,23 @@
 /**
- * The server's structured log (pino, JSON lines on stdout). Request lines carry the route
- * pattern, never the URL, headers or bodies (see the HTTP app); as a second line of
- * defence, anything that looks like a credential is censored wherever it appears in a
- * logged object: authorization and cookie headers, Set-Cookie, and any field named like a
- * token, password, secret or hash.
+ * The server's structured log (pino, JSON lines on stdout, written asynchronously and
+ * flushed on shutdown). Request lines carry the route pattern, status, latency and request
+ * id — never the URL, headers or bodies (see the HTTP app) — so the hot path has nothing to
+ * redact and pays for no redaction. As a second line of defence, a field named like a
+ * credential (authorization, cookie, a token, password, secret or hash) is censored by
+ * pino serializers, which run only when a logged object has such a key: at the top level
+ * directly, and one level down inside the objects that could carry one (`headers`, `req`,
+ * `request`, `body`, `input`, `options`).
  */
-import { type Logger, type LoggerOptions, pino } from "pino";
+import {
+  type DestinationStream,
+  type Logger,
+  type LoggerOptions,
+  pino,
+  destination as pinoDestination,
+} from "pino";
 
-/** Field names whose values never reach a log line, at any of the first levels of nesting. */
-const SECRET_FIELDS = [
+/** Field names whose values never reach a log line. */
+export const SECRET_FIELDS = [
   "authorization",
   "cookie",
   "set-cookie",
@@ -21,30 +30,46 @@ const SECRET_FIELDS = [
   "reissueToken",
   "secret",
   "jwtSecret",
-];
+] as const;
 
-export function redactPaths(): string[] {
-  const paths: string[] = [];
-  for (const field of SECRET_FIELDS) {
-    const key = /^[A-Za-z_$][\w$]*$/.test(field) ? field : `["${field}"]`;
-    const sep = key.startsWith("[") ? "" : ".";
-    paths.push(key, `*${sep}${key}`, `*.*${sep}${key}`, `*.*.*${sep}${key}`);
+const CENSOR = "[redacted]";
+const SECRET = new Set<string>(SECRET_FIELDS.map((field) => field.toLowerCase()));
+/** Keys whose values may be objects holding a credential. */
+const CONTAINERS = ["headers", "req", "request", "body", "input", "options"] as const;
+
+/** A copy of `value` with every credential-named field censored, down to `depth` levels. */
+export function censor(value: unknown, depth = 3): unknown {
+  if (typeof value !== "object" || value === null || depth < 0) return value;
+  if (Array.isArray(value)) return value.map((item) => censor(item, depth - 1));
+  if (value instanceof Error) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    out[key] = SECRET.has(key.toLowerCase()) ? CENSOR : censor(inner, depth - 1);
   }
-  return paths;
+  return out;
+}
+
+function serializers(): Record<string, (value: unknown) => unknown> {
+  const table: Record<string, (value: unknown) => unknown> = {};
+  for (const field of SECRET_FIELDS) table[field] = () => CENSOR;
+  for (const field of CONTAINERS) table[field] = (value) => censor(value);
+  table.err = (value) => pino.stdSerializers.err(value as Error);
+  return table;
 }
 
 export interface CreateLoggerOptions {
   /** @default "info" */
   readonly level?: string;
-  /** Where lines go. @default stdout */
-  readonly destination?: NodeJS.WritableStream;
+  /** Where lines go. @default stdout, written asynchronously */
+  readonly destination?: DestinationStream;
 }
 
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const settings: LoggerOptions = {
     level: options.level ?? "info",
     base: { service: "tessera" },
-    redact: { paths: redactPaths(), censor: "[redacted]" },
+    serializers: serializers(),
   };
-  return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
+  // `sync: false`: a request never waits for stdout; lines are flushed on shutdown.
+  return pino(settings, options.destination ?? pinoDestination({ fd: 1, sync: false }));
 }

@@ -150,6 +150,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         await grpc?.close();
         await engine.close();
         logger.info("stopped");
+        // Lines are written asynchronously: make sure the last ones reach stdout.
+        await new Promise<void>((resolve) => logger.flush(() => resolve()));
       })();
       return closing;
     },

@@ -90,6 +90,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     // Fastify's own request lines would log the URL; ours below logs the route pattern.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request: lines that need the request id carry it themselves.
+    childLoggerFactory: (logger) => logger,
     bodyLimit,
     trustProxy: options.trustProxy ?? false,
     requestTimeout,
@@ -134,7 +136,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   // A request that says it has no body has none to parse, whatever Content-Type a client
   // library adds (Python's urllib sends a form type on an empty POST): not a form post.
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", (request, _reply, done) => {
     const { headers } = request;
     if (
       headers["content-type"] !== undefined &&
@@ -143,6 +145,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     ) {
       delete headers["content-type"];
     }
+    done();
   });
   app.removeAllContentTypeParsers();
   // Any other type: an empty (chunked) body is no body; anything in it is refused.
@@ -167,8 +170,10 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   app.setErrorHandler(async (error, request, reply) => {
     const { visible, response } = httpErrorResponse(error);
-    if (visible.code === "internal_error") request.log.error({ err: error }, "request failed");
-    else if (visible.code === "unavailable") request.log.warn({ err: visible.cause }, "store unavailable");
+    if (visible.code === "internal_error")
+      request.log.error({ reqId: request.id, err: error }, "request failed");
+    else if (visible.code === "unavailable")
+      request.log.warn({ reqId: request.id, err: visible.cause }, "store unavailable");
     if (visible.code === "payload_too_large") {
       // Answering while the client is still sending makes it fail with EPIPE before it
       // reads the 413 (Node's fetch does): read the rest first, up to a bound, then close.
@@ -187,22 +192,30 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.addHook("preClose", async () => {
     closing = true;
   });
-  app.addHook("onSend", async (_request, reply) => {
+  // Callback-style hooks: an async hook costs a promise and a microtask turn per request.
+  app.addHook("onSend", (_request, reply, payload, done) => {
     if (closing) reply.header("connection", "close");
     if (!reply.hasHeader("cache-control")) reply.headers(NO_STORE);
+    done(null, payload);
   });
-  app.addHook("onResponse", async (request, reply) => {
+  const logRequests = options.logger !== undefined;
+  app.addHook("onResponse", (request, reply, done) => {
     const route = request.routeOptions.url ?? "(unmatched)";
-    metrics?.request(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    request.log.info(
-      {
-        method: request.method,
-        route,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-      },
-      "request",
-    );
+    const ms = reply.elapsedTime;
+    metrics?.request(request.method, route, reply.statusCode, ms / 1000);
+    if (logRequests) {
+      request.log.info(
+        {
+          reqId: request.id,
+          method: request.method,
+          route,
+          status: reply.statusCode,
+          ms: Math.round(ms * 10) / 10,
+        },
+        "request",
+      );
+    }
+    done();
   });
 
   // Route groups, one file each (plugins load when the app is readied, listened or injected).

@@ -10,6 +10,9 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client
 import type { Tessera } from "../../engine/tessera.js";
 import type { ErrorCode } from "../../errors.js";
 
+type LatencyChild = ReturnType<Histogram<"method" | "route" | "status">["labels"]>;
+type ValidationChild = ReturnType<Counter<"result">["labels"]>;
+
 export interface TesseraMetricsOptions {
   /** Registry to add the metrics to. @default a new one */
   readonly registry?: Registry;
@@ -26,6 +29,8 @@ export class TesseraMetrics {
   readonly #reuse: Counter;
   readonly #revocations: Counter<"reason">;
   readonly #latency: Histogram<"method" | "route" | "status">;
+  readonly #latencyBy = new Map<string, Map<string, Map<number, LatencyChild>>>();
+  readonly #validationsBy = new Map<string, ValidationChild>();
 
   constructor(options: TesseraMetricsOptions = {}) {
     this.registry = options.registry ?? new Registry();
@@ -99,10 +104,32 @@ export class TesseraMetrics {
   }
 
   validated(result: ErrorCode | "ok"): void {
-    this.#validations.inc({ result });
+    let child = this.#validationsBy.get(result);
+    if (child === undefined) {
+      child = this.#validations.labels(result);
+      this.#validationsBy.set(result, child);
+    }
+    child.inc();
   }
 
   request(method: string, route: string, status: number, seconds: number): void {
-    this.#latency.observe({ method, route, status: String(status) }, seconds);
+    // prom-client hashes a label object into a key on every observe; the labelled child,
+    // looked up here by route, method and status (closed sets), skips that.
+    let byMethod = this.#latencyBy.get(route);
+    if (byMethod === undefined) {
+      byMethod = new Map();
+      this.#latencyBy.set(route, byMethod);
+    }
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      byMethod.set(method, byStatus);
+    }
+    let child = byStatus.get(status);
+    if (child === undefined) {
+      child = this.#latency.labels(method, route, String(status));
+      byStatus.set(status, child);
+    }
+    child.observe(seconds);
   }
 }
