@@ -53,8 +53,83 @@ describe("tessera users", () => {
   });
 });
 
+/** The `alg` and `kid` of a fresh login's access JWT on a running server. */
+async function signedWith(url: string, username = "hero"): Promise<{ alg: string; kid: string }> {
+  const response = await fetch(`${url}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password: "secret123" }),
+  });
+  const { accessToken } = (await response.json()) as { accessToken: string };
+  return JSON.parse(Buffer.from(accessToken.split(".")[0] ?? "", "base64url").toString()) as {
+    alg: string;
+    kid: string;
+  };
+}
+
 describe("tessera keys", () => {
+  it.each([
+    "ES256",
+    "RS256",
+  ])("no management command touches the keys of a server started with --jwt-algorithm %s", async (algorithm) => {
+    await cli(["users", "add", "hero", "--password-stdin"], { env, stdin: "secret123" });
+    let server: RunningServer | undefined;
+    const serveEnv = { ...env, TESSERA_JWT_ALGORITHM: algorithm };
+    await cli(["serve", "--port", "0"], {
+      env: serveEnv,
+      serve: { onStarted: (started) => (server = started) },
+    });
+    if (server === undefined) throw new Error("server did not start");
+    try {
+      const before = await signedWith(server.urls.http);
+      expect(before.alg).toBe(algorithm);
+      const keysBefore = (await cli(["keys", "list", "--json"], { env })).out;
+      // Without TESSERA_JWT_ALGORITHM, as an operator would run them.
+      for (const args of [
+        ["users", "list"],
+        ["sessions", "list"],
+        ["users", "add", "other", "--password-stdin"],
+        ["keys", "list"],
+      ]) {
+        const ran = await cli(args, { env, stdin: "secret123" });
+        expect(ran.code, args.join(" ")).toBe(0);
+      }
+      expect((await cli(["keys", "list", "--json"], { env })).out).toBe(keysBefore);
+      expect(await signedWith(server.urls.http)).toEqual(before);
+      // Asked: `keys rotate` keeps the active key's algorithm unless told otherwise.
+      await cli(["keys", "rotate"], { env });
+      const rotated = JSON.parse((await cli(["keys", "list", "--json"], { env })).out) as {
+        alg: string;
+        status: string;
+      }[];
+      expect(rotated.filter((key) => key.status === "active").map((key) => key.alg)).toEqual([algorithm]);
+      await cli(["keys", "rotate", "--algorithm", "EdDSA"], { env });
+      const switched = JSON.parse((await cli(["keys", "list", "--json"], { env })).out) as {
+        alg: string;
+        status: string;
+      }[];
+      expect(switched.filter((key) => key.status === "active").map((key) => key.alg)).toEqual(["EdDSA"]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a server started without --jwt-algorithm keeps the algorithm of the stored active key", async () => {
+    await cli(["users", "add", "hero", "--password-stdin"], { env, stdin: "secret123" });
+    await cli(["keys", "rotate", "--algorithm", "ES256"], { env });
+    let server: RunningServer | undefined;
+    await cli(["serve", "--port", "0"], { env, serve: { onStarted: (started) => (server = started) } });
+    if (server === undefined) throw new Error("server did not start");
+    try {
+      expect((await signedWith(server.urls.http)).alg).toBe("ES256");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("lists the stored key, rotates to a new one and keeps the old one listed as retired", async () => {
+    expect((await cli(["keys", "list"], { env })).out.trim()).toBe("No keys.");
+    await cli(["keys", "rotate"], { env });
     const first = JSON.parse((await cli(["keys", "list", "--json"], { env })).out) as {
       kid: string;
       status: string;

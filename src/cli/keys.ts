@@ -55,14 +55,17 @@ export function keysCommand(io: CliIO): Command {
     printRows(io, rows, { json: options.json === true, empty: "No keys." });
   });
 
-  withStoreOptions(keys.command("rotate").description("make a new active signing key")).action(
-    async (_options: unknown, command: Command) => {
-      const kid = await withEngine(command, io, ({ tessera }) => tessera.rotateKeys());
-      io.out(
-        `New active signing key ${kid}. The previous key keeps verifying until its tokens have expired.`,
-      );
-    },
-  );
+  withStoreOptions(
+    keys
+      .command("rotate")
+      .description("make a new active signing key (of the active key's algorithm unless --algorithm)")
+      .addOption(new Option("-a, --algorithm <alg>", "algorithm of the new key").choices(SIGNING_ALGORITHMS)),
+  ).action(async (options: { algorithm?: SigningAlgorithm }, command: Command) => {
+    const kid = await withEngine(command, io, ({ tessera }) =>
+      tessera.rotateKeys(options.algorithm === undefined ? {} : { algorithm: options.algorithm }),
+    );
+    io.out(`New active signing key ${kid}. The previous key keeps verifying until its tokens have expired.`);
+  });
 
   keys
     .command("generate")

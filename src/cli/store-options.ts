@@ -33,7 +33,8 @@ export async function withEngine<T>(
   io: CliIO,
   work: (opened: OpenedEngine) => Promise<T>,
 ): Promise<T> {
-  const opened = await openEngine(configFor(command, io));
+  // A management command never touches signing keys unless it is asked to (`keys rotate`).
+  const opened = await openEngine(configFor(command, io), {}, { manageStoredKeys: false });
   try {
     return await work(opened);
   } finally {

@@ -41,6 +41,7 @@ export class KeyRing {
 
   static async open(options: {
     readonly store: SessionStore;
+    /** For the first stored key, and for configured keys. */
     readonly algorithm: SigningAlgorithm;
     readonly jwt: JwtOptions | undefined;
     readonly windowMs: number;
@@ -56,8 +57,13 @@ export class KeyRing {
       return new KeyRing([key], store, algorithm, windowMs, true);
     }
     const ring = new KeyRing(await loadKeys(store), store, algorithm, windowMs, false);
+    if (jwt?.manageStoredKeys === false) return ring;
+    // Only an explicit algorithm replaces the active key: a default must not undo a
+    // rotation someone asked for (`keys rotate --algorithm`).
+    const requested = jwt?.algorithm;
     const active = ring.#keys.find((key) => key.retiredAt === null);
-    if (active === undefined || active.alg !== algorithm) await ring.rotate(now);
+    if (active === undefined) await ring.rotate(now, requested ?? algorithm);
+    else if (requested !== undefined && active.alg !== requested) await ring.rotate(now, requested);
     return ring;
   }
 
@@ -106,12 +112,16 @@ export class KeyRing {
     return this.#keys;
   }
 
-  /** Makes a new active key and retires the current one. Returns the new key's id. */
-  async rotate(now: number): Promise<string> {
+  /**
+   * Makes a new active key and retires the current one. Returns the new key's id. The new
+   * key has the active key's algorithm unless `algorithm` names another.
+   */
+  async rotate(now: number, algorithm?: SigningAlgorithm): Promise<string> {
     if (this.configured) {
       throw new TesseraError("forbidden", "The signing key comes from configuration; rotate it there.");
     }
-    const { key, serialized } = await generateSigningKey(this.algorithm, now);
+    const current = this.#keys.find((key) => key.retiredAt === null)?.alg;
+    const { key, serialized } = await generateSigningKey(algorithm ?? current ?? this.algorithm, now);
     await this.store.saveSigningKey(serialized);
     this.#keys = [
       ...this.#keys.map((old) => (old.retiredAt === null ? { ...old, retiredAt: now } : old)),

@@ -9,8 +9,18 @@ import type { ThrottleOptions } from "./throttle.js";
 import type { TokenThrottleOptions } from "./token-throttle.js";
 
 export interface JwtOptions {
-  /** @default "EdDSA" */
+  /**
+   * The algorithm to sign with. For stored keys: when given and the active key is of
+   * another algorithm, a new key of this one is made at start; when absent, the stored
+   * active key is used as it is (EdDSA for the first key). @default the stored key's, else "EdDSA"
+   */
   readonly algorithm?: SigningAlgorithm;
+  /**
+   * Whether opening the engine may create a stored key (none yet, or `algorithm` asks for
+   * another). `false` for tools that share a running server's store (the CLI): they use
+   * the keys as they are and never change them unless asked (`rotateKeys`). @default true
+   */
+  readonly manageStoredKeys?: boolean;
   /** HMAC secret for HS256/384/512 (at least 32 bytes). Not stored; every node must have it. */
   readonly secret?: string | Uint8Array;
   /** PKCS#8 PEM private key for an asymmetric algorithm. Not stored. */

@@ -15,6 +15,7 @@ import { TesseraError } from "../errors.js";
 import { PasswordHasher } from "../passwords/password-hasher.js";
 import { normaliseUsername } from "../passwords/username.js";
 import type { JsonValue, SessionStore } from "../stores/session-store.js";
+import type { SigningAlgorithm } from "../tokens/keys.js";
 import { type Authenticated, authenticateWith, type LoginWithOptions, loginWith } from "./authenticate.js";
 import { type BodyParser, BodyParsers, mediaTypeOf } from "./body-parsers.js";
 import { type EngineContext, type EngineEvent, fromStore, publicUser } from "./context.js";
@@ -353,9 +354,12 @@ export class Tessera {
     return this.#ctx.keys.jwks(this.#ctx.now());
   }
 
-  /** Starts signing with a new key; the old one verifies until its tokens have expired. */
-  rotateKeys(): Promise<string> {
-    return this.#ctx.keys.rotate(this.#ctx.now());
+  /**
+   * Starts signing with a new key of the active key's algorithm (or `algorithm`); the old
+   * one verifies until its tokens have expired.
+   */
+  rotateKeys(options: { readonly algorithm?: SigningAlgorithm } = {}): Promise<string> {
+    return this.#ctx.keys.rotate(this.#ctx.now(), options.algorithm);
   }
 
   listKeys(): readonly { kid: string; alg: string; createdAt: number; retiredAt: number | null }[] {

@@ -28,7 +28,7 @@ describe("loadConfig", () => {
       databasePath: "/srv/app/data/tessera.db",
       tcpPort: 3001,
       grpcPort: 50051,
-      jwtAlgorithm: "EdDSA",
+      jwtAlgorithm: null,
       cookieSecure: "auto",
       metrics: true,
       socketAcceptJwt: false,

@@ -42,7 +42,8 @@ export interface ServerConfig {
   readonly maxSessionDataBytes: number;
   /** Null: the session-data cap plus room for the JSON around it. */
   readonly bodyLimitBytes: number | null;
-  readonly jwtAlgorithm: SigningAlgorithm;
+  /** Null: the stored active key's algorithm (EdDSA for the first key). */
+  readonly jwtAlgorithm: SigningAlgorithm | null;
   /** HMAC secret for HS256/384/512; never stored. */
   readonly jwtSecret: string | null;
   /** PKCS#8 PEM file for an asymmetric algorithm; never stored. */
@@ -290,8 +291,8 @@ export const SETTINGS: readonly Setting[] = [
     key: "jwtAlgorithm",
     flag: "--jwt-algorithm <alg>",
     env: ["TESSERA_JWT_ALGORITHM"],
-    help: `access JWT algorithm (${SIGNING_ALGORITHMS.join(", ")})`,
-    defaultText: "EdDSA",
+    help: `access JWT algorithm (${SIGNING_ALGORITHMS.join(", ")}); a stored key of another is replaced`,
+    defaultText: "the stored key's (EdDSA for the first)",
     parse: oneOf(SIGNING_ALGORITHMS),
   },
   {
@@ -417,7 +418,7 @@ const DEFAULTS = {
   registration: "open",
   maxSessionDataBytes: 1024 * 1024,
   bodyLimitBytes: null,
-  jwtAlgorithm: "EdDSA",
+  jwtAlgorithm: null,
   jwtSecret: null,
   jwtPrivateKeyFile: null,
   trustProxy: false,
@@ -519,14 +520,16 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 function checkCombinations(config: ServerConfig): void {
-  const hmac = config.jwtAlgorithm.startsWith("HS");
+  const hmac = config.jwtAlgorithm?.startsWith("HS") ?? false;
   if (hmac && config.jwtSecret === null) {
     throw new ConfigError(
       `jwtAlgorithm ${config.jwtAlgorithm} needs a secret: set TESSERA_JWT_SECRET (≥ 32 bytes).`,
     );
   }
   if (!hmac && config.jwtSecret !== null) {
-    throw new ConfigError(`jwtSecret is only used with HS256/384/512, not ${config.jwtAlgorithm}.`);
+    throw new ConfigError(
+      `jwtSecret is only used with HS256/384/512, not ${config.jwtAlgorithm ?? "the default (EdDSA)"}: set TESSERA_JWT_ALGORITHM.`,
+    );
   }
   if (config.jwtSecret !== null && Buffer.byteLength(config.jwtSecret) < 32) {
     throw new ConfigError("jwtSecret must be at least 32 bytes.");

@@ -16,8 +16,14 @@ export interface OpenedEngine {
   close(): Promise<void>;
 }
 
-export function jwtOptions(config: ServerConfig): JwtOptions {
-  if (config.jwtSecret !== null) return { algorithm: config.jwtAlgorithm, secret: config.jwtSecret };
+/**
+ * The engine's key settings. `manageStoredKeys: false` (the CLI) uses stored keys as they
+ * are: a management command never creates or replaces a running server's signing key.
+ */
+export function jwtOptions(config: ServerConfig, manageStoredKeys = true): JwtOptions {
+  if (config.jwtSecret !== null) {
+    return { algorithm: config.jwtAlgorithm ?? "HS256", secret: config.jwtSecret };
+  }
   if (config.jwtPrivateKeyFile !== null) {
     let privateKeyPem: string;
     try {
@@ -26,16 +32,23 @@ export function jwtOptions(config: ServerConfig): JwtOptions {
       const reason = error instanceof Error ? error.message : String(error);
       throw new ConfigError(`Cannot read jwtPrivateKeyFile ${config.jwtPrivateKeyFile}: ${reason}`);
     }
-    return { algorithm: config.jwtAlgorithm, privateKeyPem };
+    return { algorithm: config.jwtAlgorithm ?? "EdDSA", privateKeyPem };
   }
-  return { algorithm: config.jwtAlgorithm };
+  if (!manageStoredKeys) return { manageStoredKeys: false };
+  return config.jwtAlgorithm === null ? {} : { algorithm: config.jwtAlgorithm };
+}
+
+export interface OpenEngineOptions {
+  /** False for the management CLI: see `jwtOptions`. @default true */
+  readonly manageStoredKeys?: boolean;
 }
 
 export async function openEngine(
   config: ServerConfig,
   extra: Partial<Omit<TesseraOptions, "store">> = {},
+  open: OpenEngineOptions = {},
 ): Promise<OpenedEngine> {
-  const jwt = jwtOptions(config);
+  const jwt = jwtOptions(config, open.manageStoredKeys ?? true);
   const store = SqliteStore.open({ path: config.databasePath });
   try {
     const tessera = await Tessera.create({
