@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cli } from "../../test/cli-kit.js";
@@ -196,6 +197,18 @@ describe("tessera keys", () => {
     expect(readFileSync(file, "utf8")).toMatch(/BEGIN PRIVATE KEY/);
     const bad = await cli(["keys", "generate", "-a", "none"], { env: {} });
     expect(bad.code).toBe(2);
+  });
+
+  it("refuses to start with a key that cannot sign, saying why", async () => {
+    const file = join(dir.path, "weak.pem");
+    const weak = generateKeyPairSync("rsa", { modulusLength: 1024 });
+    writeFileSync(file, String(weak.privateKey.export({ type: "pkcs8", format: "pem" })));
+    const run = await cli(["serve", "--port", "0"], {
+      env: { ...env, TESSERA_JWT_ALGORITHM: "RS256", TESSERA_JWT_PRIVATE_KEY_FILE: file },
+    });
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/cannot be used: an RSA key needs at least 2048 bits, this one has 1024/);
+    expect(run.err).not.toContain("PRIVATE KEY");
   });
 
   it("a generated key file serves as the configured signing key", async () => {

@@ -10,6 +10,7 @@
 import type { JWK } from "jose";
 import { TesseraError } from "../errors.js";
 import type { SessionStore } from "../stores/session-store.js";
+import { checkSigningKey } from "../tokens/key-check.js";
 import {
   deserializeSigningKey,
   generateSigningKey,
@@ -42,6 +43,22 @@ export class KeyRing {
   static async open(options: {
     readonly store: SessionStore;
     /** For the first stored key, and for configured keys. */
+    readonly algorithm: SigningAlgorithm;
+    readonly jwt: JwtOptions | undefined;
+    readonly windowMs: number;
+    readonly now: number;
+  }): Promise<KeyRing> {
+    const ring = await KeyRing.#load(options);
+    // Every key that may sign or verify now must be able to: refuse to start otherwise,
+    // rather than answer every login with a 500 (a 1024-bit RSA key, a P-384 key for ES256).
+    for (const key of ring.#keys) {
+      if (ring.#inWindow(key, options.now)) await checkSigningKey(key, options.now);
+    }
+    return ring;
+  }
+
+  static async #load(options: {
+    readonly store: SessionStore;
     readonly algorithm: SigningAlgorithm;
     readonly jwt: JwtOptions | undefined;
     readonly windowMs: number;

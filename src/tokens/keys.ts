@@ -174,7 +174,17 @@ export async function keyFromPem(
 ): Promise<SigningKey> {
   if (isHmac(alg))
     throw new TesseraError("invalid_request", `PEM keys need an asymmetric algorithm, not ${alg}.`);
-  const signingKey = await importPKCS8(privatePem, alg, { extractable: true });
+  let signingKey: CryptoKey;
+  try {
+    signingKey = await importPKCS8(privatePem, alg, { extractable: true });
+  } catch (error) {
+    // jose says why (a curve or key type that is not the algorithm's); never the key itself.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TesseraError(
+      "invalid_request",
+      `The configured private key cannot be used for ${alg}: ${reason}.`,
+    );
+  }
   const verifyKey = publicPem
     ? await importSPKI(publicPem, alg, { extractable: true })
     : ((await importJWK(publicPart(await exportJWK(signingKey)), alg)) as CryptoKey);
