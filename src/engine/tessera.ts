@@ -10,6 +10,7 @@
  * const { session, user } = await tessera.validate(pair.accessToken);
  * ```
  */
+import { randomUUID } from "node:crypto";
 import type { JWK } from "jose";
 import { TesseraError } from "../errors.js";
 import { PasswordHasher } from "../passwords/password-hasher.js";
@@ -57,6 +58,8 @@ import type {
 import { upgrade } from "./upgrade.js";
 import { JWT_CACHE_MAX, validate, validateSync } from "./validate.js";
 
+/** A readiness probe slower than this fails. */
+const HEALTH_TIMEOUT_MS = 2000;
 /** How often expired rows are purged and the in-memory denylist pruned. */
 const HOUSEKEEPING_INTERVAL_MS = 60_000;
 
@@ -68,6 +71,7 @@ export class Tessera {
   readonly #plugins = new PluginRegistry();
   readonly #bodyParsers = new BodyParsers();
   #closed = false;
+  #health: Promise<boolean> | null = null;
 
   private constructor(ctx: EngineContext) {
     this.#ctx = ctx;
@@ -366,13 +370,38 @@ export class Tessera {
     return this.#ctx.keys.list();
   }
 
-  /** Whether the store answers (for health checks). */
-  async healthy(): Promise<boolean> {
+  /**
+   * Whether the store can serve (readiness): it answers a read (`ping`), takes a cheap write
+   * through a real store operation (a nonce that expires in a minute), and its event feed is
+   * current. Concurrent checks share one probe (a burst of checks costs one write). A probe
+   * that takes longer than `HEALTH_TIMEOUT_MS` counts as a failure.
+   */
+  healthy(): Promise<boolean> {
+    if (this.#health !== null) return this.#health;
+    const answer = this.#probe().finally(() => {
+      this.#health = null;
+    });
+    this.#health = answer;
+    return answer;
+  }
+
+  async #probe(): Promise<boolean> {
+    const { store } = this.#ctx;
+    const work = (async () => {
+      await store.ping();
+      const now = this.#ctx.now();
+      await store.rememberNonce(`health:${randomUUID()}`, now + 60_000, now);
+      return store.events.isCurrent();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
+      timer.unref();
+    });
     try {
-      await this.#ctx.store.ping();
-      return this.#ctx.store.events.isCurrent();
-    } catch {
-      return false;
+      return await Promise.race([work.catch(() => false), timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

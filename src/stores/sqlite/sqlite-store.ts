@@ -54,6 +54,11 @@ export interface SqliteStoreOptions {
    * @default 50
    */
   readonly pollIntervalMs?: number;
+  /**
+   * Opens an existing, migrated database read-only (inspection; and the tests of what a
+   * server does when its database cannot be written). Every write fails. @default false
+   */
+  readonly readOnly?: boolean;
 }
 
 /** Events are only needed until every process has polled them; an hour is ample. */
@@ -83,12 +88,13 @@ export class SqliteStore implements SessionStore {
     let db: Database.Database | undefined;
     try {
       if (options.path !== ":memory:") mkdirSync(dirname(resolve(options.path)), { recursive: true });
-      db = new Database(options.path);
+      const readOnly = options.readOnly ?? false;
+      db = new Database(options.path, readOnly ? { readonly: true, fileMustExist: true } : {});
       // busy_timeout first, so that switching to WAL waits for another process's lock.
       db.pragma("busy_timeout = 5000");
-      db.pragma("journal_mode = WAL");
+      if (!readOnly) db.pragma("journal_mode = WAL");
       db.pragma("foreign_keys = ON");
-      migrate(db);
+      if (!readOnly) migrate(db);
       return new SqliteStore(db, options.path, pollIntervalMs);
     } catch (error) {
       db?.close();

@@ -1,7 +1,9 @@
 /**
- * `GET /healthz` (200 `{status: "ok"}`, or 503 `{status: "unavailable"}` when the store does
- * not answer — Tessera fails closed, so a load balancer should stop sending traffic) and
- * `GET /metrics` (Prometheus text format) when metrics are on.
+ * `GET /livez` (liveness: 200 `{status: "ok"}` while the process answers), `GET /healthz`
+ * (readiness: 200 `{status: "ok"}` when the store serves a read and a write and its event
+ * feed is current, else 503 `{status: "unavailable"}` — Tessera fails closed, so a load
+ * balancer should stop sending traffic) and `GET /metrics` (Prometheus text format) when
+ * metrics are on.
  *
  * The 503 body also carries the contract's error object (`{"error": {"code": "unavailable",
  * …}}`, as every other 503 does): "Errors always look like" that, and a client checking
@@ -13,6 +15,10 @@ import type { HttpContext } from "../context.js";
 import { errorResponse } from "../errors.js";
 
 export async function healthRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  // Liveness: the process is up and answering; says nothing of the store (restart on this).
+  app.get("/livez", async () => ({ status: "ok" }));
+
+  // Readiness: the store can serve reads and writes (route traffic on this).
   app.get("/healthz", async (_request, reply) => {
     if (await ctx.tessera.healthy()) return { status: "ok" };
     const { status, body } = errorResponse(
