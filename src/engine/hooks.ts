@@ -9,7 +9,10 @@ import { TesseraError } from "../errors.js";
 import type { AccessClaims } from "../tokens/jwt.js";
 import type { JsonValue, PublicUser, RequestMetadata, Session } from "./types.js";
 
-/** What an upgrade request carries; a `beforeUpgrade` hook may return a changed copy. */
+/**
+ * What an upgrade request carries; a `beforeUpgrade` hook may return a changed copy, and
+ * the upgrade uses that copy: its `metadata` becomes the upgraded session's.
+ */
 export interface UpgradeRequest {
   readonly metadata: RequestMetadata;
 }
@@ -36,6 +39,16 @@ export interface HookPayloads {
   beforeUpgrade: { readonly claims: AccessClaims; readonly request: UpgradeRequest };
   /** The upgrade happened; return a JSON value to attach it as the session's `data`. */
   afterUpgrade: { readonly session: Session; readonly user: PublicUser };
+  /**
+   * An upgrade was refused or failed (seed 000's `OnUpgradeFailed`): `error` is what the
+   * caller gets; `claims` are absent when the token did not verify. For logging and
+   * alerting: errors here are reported, never thrown, and never change the answer.
+   */
+  upgradeFailed: {
+    readonly error: TesseraError;
+    readonly claims: AccessClaims | null;
+    readonly request: UpgradeRequest;
+  };
   /** A refresh token was rotated (not called for grace-window repeats). */
   refresh: { readonly session: Session; readonly user: PublicUser };
   /** Sessions ended. Errors here are reported, not thrown: the revocation stands. */
@@ -48,6 +61,7 @@ export interface HookResults {
   sessionCreated: undefined;
   beforeUpgrade: UpgradeRequest | undefined;
   afterUpgrade: JsonValue | undefined;
+  upgradeFailed: undefined;
   refresh: undefined;
   revoke: undefined;
 }
@@ -69,6 +83,7 @@ export class Hooks {
     sessionCreated: [],
     beforeUpgrade: [],
     afterUpgrade: [],
+    upgradeFailed: [],
     refresh: [],
     revoke: [],
   };

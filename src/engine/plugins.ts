@@ -113,6 +113,7 @@ const HOOK_NAMES: Readonly<Record<HookName, true>> = {
   sessionCreated: true,
   beforeUpgrade: true,
   afterUpgrade: true,
+  upgradeFailed: true,
   refresh: true,
   revoke: true,
 };

@@ -33,7 +33,15 @@ interface Successor {
   readonly issuedAt?: number;
 }
 
-export async function refresh(ctx: EngineContext, refreshToken: string): Promise<TokenPair> {
+/**
+ * `onlySessionId`: a caller that may only refresh one session (a socket) names it; another
+ * session's token is refused as unknown and is not spent.
+ */
+export async function refresh(
+  ctx: EngineContext,
+  refreshToken: string,
+  onlySessionId?: string | null,
+): Promise<TokenPair> {
   const problem =
     typeof refreshToken === "string" ? opaqueTokenProblem(refreshToken, "refresh") : "not a string";
   if (problem !== null) throw new TesseraError("token_invalid", `Malformed refresh token (${problem}).`);
@@ -49,6 +57,7 @@ export async function refresh(ctx: EngineContext, refreshToken: string): Promise
   const outcome = await fromStore(
     ctx.store.rotateRefreshToken({
       oldHash: digestToken(refreshToken),
+      ...(onlySessionId == null ? {} : { sessionId: onlySessionId }),
       successor: { hash: digestToken(successor.refreshToken), createdAt: now, expiresAt },
       sealedSuccessor: seal(refreshToken, JSON.stringify(successor)),
       sessionTokenHash: digestToken(successor.sessionToken),

@@ -283,7 +283,7 @@ export class Tessera {
 
   /** Spends a refresh token for a new pair; `metadata.ipAddress` feeds the token-guessing throttle. */
   refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {
-    return this.#guard(options.metadata, () => refresh(this.#ctx, refreshToken));
+    return this.#guard(options.metadata, () => refresh(this.#ctx, refreshToken, options.sessionId));
   }
 
   /**

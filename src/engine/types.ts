@@ -53,6 +53,11 @@ export interface RequestMetadata {
 export interface RefreshOptions {
   /** Where the request came from; its address feeds the token-guessing throttle. */
   readonly metadata?: RequestMetadata;
+  /**
+   * Only a refresh token of this session is accepted (a socket's in-band refresh); another
+   * session's token is `token_invalid` and stays unspent.
+   */
+  readonly sessionId?: string | null;
 }
 
 export interface LoginInput {

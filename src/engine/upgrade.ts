@@ -4,7 +4,8 @@
  * is refused everywhere from then on (`token_revoked`) and a second upgrade of it fails,
  * however many race. The session's earlier refresh tokens are superseded.
  */
-import { TesseraError } from "../errors.js";
+import { TesseraError, toTesseraError } from "../errors.js";
+import type { AccessClaims } from "../tokens/jwt.js";
 import { digestToken, generateOpaqueToken } from "../tokens/opaque.js";
 import { looksLikeJwt } from "../tokens/verify-jwt.js";
 import {
@@ -20,18 +21,49 @@ import type { UpgradeRequest } from "./hooks.js";
 import type { RequestMetadata, TokenPair } from "./types.js";
 import { validate, verifiedClaims } from "./validate.js";
 
+/**
+ * Upgrades `accessToken`. Any refusal or failure runs the `upgradeFailed` hook (reported,
+ * never thrown) before it reaches the caller.
+ */
 export async function upgrade(
   ctx: EngineContext,
   accessToken: string,
   metadata: RequestMetadata = {},
 ): Promise<TokenPair> {
+  const attempt: Attempt = { request: { metadata: metadataOf(metadata) }, claims: null };
+  try {
+    return await upgradeOnce(ctx, accessToken, attempt);
+  } catch (error) {
+    if (ctx.hooks.has("upgradeFailed")) {
+      await ctx.hooks
+        .run("upgradeFailed", {
+          error: toTesseraError(error),
+          claims: attempt.claims,
+          request: attempt.request,
+        })
+        .catch((cause: unknown) => ctx.reportError(cause, "upgradeFailed hook"));
+    }
+    throw error;
+  }
+}
+
+/** What the failure hook is told: the request as the hooks left it, the claims once verified. */
+interface Attempt {
+  request: UpgradeRequest;
+  claims: AccessClaims | null;
+}
+
+async function upgradeOnce(ctx: EngineContext, accessToken: string, attempt: Attempt): Promise<TokenPair> {
   if (typeof accessToken !== "string" || !looksLikeJwt(accessToken)) {
     throw new TesseraError("token_invalid", "Only an access JWT can be upgraded.");
   }
   const { session, user } = await validate(ctx, accessToken);
   const claims = await verifiedClaims(ctx, accessToken);
-  let request: UpgradeRequest = { metadata: metadataOf(metadata) };
-  request = (await ctx.hooks.run("beforeUpgrade", { claims, request })) ?? request;
+  attempt.claims = claims;
+  // The hook's request is the one used: its metadata is stored on the upgraded session.
+  const request =
+    (await ctx.hooks.run("beforeUpgrade", { claims, request: attempt.request })) ?? attempt.request;
+  attempt.request = request;
 
   const now = ctx.now();
   const sessionToken = generateOpaqueToken("session");
@@ -47,6 +79,7 @@ export async function upgrade(
       sessionTokenHash: digestToken(sessionToken),
       refreshToken: { hash: digestToken(refreshToken), sessionId: session.id, createdAt: now, expiresAt },
       now,
+      metadata: upgradedMetadata(request.metadata, session.metadata),
     }),
   );
   switch (outcome.kind) {
@@ -82,4 +115,16 @@ export async function upgrade(
     throw error;
   }
   return tokenPair(ctx, record, user, refreshToken, sessionToken);
+}
+
+/** The upgrading client's metadata where it has some; the login's where it has none. */
+function upgradedMetadata(
+  given: RequestMetadata,
+  current: { readonly userAgent: string | null; readonly ipAddress: string | null },
+): { userAgent: string | null; ipAddress: string | null } {
+  const clipped = metadataOf(given);
+  return {
+    userAgent: clipped.userAgent ?? current.userAgent,
+    ipAddress: clipped.ipAddress ?? current.ipAddress,
+  };
 }

@@ -558,6 +558,24 @@ export function describeSessionStoreConformance(name: string, open: () => Promis
         expect(second.kind === "rotated" && second.session.sessionTokenHash).toBe(newHash);
       });
 
+      it("rotation limited to one session refuses another session's token as not_found and spends nothing", async () => {
+        const user = await addUser();
+        const mine = await addSession(user.id);
+        const theirs = await addSession(user.id);
+        const foreign = await store.rotateRefreshToken({
+          ...rotation(theirs.refreshHash),
+          sessionId: mine.session.id,
+        });
+        expect(foreign).toEqual({ kind: "not_found" });
+        // Not spent: its owner still rotates it.
+        expect((await store.rotateRefreshToken(rotation(theirs.refreshHash))).kind).toBe("rotated");
+        const own = await store.rotateRefreshToken({
+          ...rotation(mine.refreshHash),
+          sessionId: mine.session.id,
+        });
+        expect(own.kind).toBe("rotated");
+      });
+
       it("rotation of a jwt session ignores a session token digest and keeps it null", async () => {
         const user = await addUser();
         const { session, refreshHash } = await addSession(user.id);
@@ -672,6 +690,18 @@ export function describeSessionStoreConformance(name: string, open: () => Promis
     });
 
     describe("upgrading a session", () => {
+      it("an upgrade that names metadata stores it on the session; without, the login's stays", async () => {
+        const user = await addUser();
+        const { session } = await addSession(user.id);
+        const metadata = { userAgent: "upgrader/1.0", ipAddress: "203.0.113.9" };
+        const outcome = await store.upgradeSession({ ...upgrade(session.id), metadata });
+        expect(outcome.kind === "upgraded" && outcome.session.metadata).toEqual(metadata);
+        expect((await store.getSession(session.id))?.metadata).toEqual(metadata);
+        const other = await addSession(user.id);
+        await store.upgradeSession(upgrade(other.session.id));
+        expect((await store.getSession(other.session.id))?.metadata).toEqual(other.session.metadata);
+      });
+
       it("an upgrade denylists the jti, switches to session tokens and replaces the refresh tokens", async () => {
         const user = await addUser();
         const { session, refreshHash } = await addSession(user.id);

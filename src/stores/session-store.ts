@@ -84,6 +84,11 @@ export type RotateOutcome =
 
 export interface RotateRefreshInput {
   readonly oldHash: string;
+  /**
+   * When set, only a token of this session may be rotated: another session's token answers
+   * `not_found` and is neither spent nor revealed (a socket refreshing in band).
+   */
+  readonly sessionId?: string | null;
   /** The successor belongs to the spent token's session. */
   readonly successor: Omit<NewRefreshToken, "sessionId">;
   readonly sealedSuccessor: string;
@@ -125,6 +130,8 @@ export interface UpgradeSessionInput {
   readonly sessionTokenHash: string;
   readonly refreshToken: NewRefreshToken;
   readonly now: number;
+  /** When set, becomes the session's `metadata`: the client that upgraded it (seed 000). */
+  readonly metadata?: SessionMetadata;
 }
 
 export interface LinkRecord {

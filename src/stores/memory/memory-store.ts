@@ -187,6 +187,7 @@ export class MemoryStore implements SessionStore {
       ...session,
       tokenType: "session",
       sessionTokenHash: input.sessionTokenHash,
+      metadata: input.metadata === undefined ? session.metadata : { ...input.metadata },
     };
     this.#putSession(upgraded);
     this.#feed.emit([{ kind: "denied", entry }]);
@@ -198,6 +199,7 @@ export class MemoryStore implements SessionStore {
     const token = this.#refreshTokens.get(input.oldHash);
     const session = token === undefined ? undefined : this.#sessions.get(token.sessionId);
     if (token === undefined || session === undefined) return { kind: "not_found" };
+    if (input.sessionId != null && token.sessionId !== input.sessionId) return { kind: "not_found" };
     if (session.revokedAt !== null) return { kind: "revoked", session: copySession(session) };
     // Spent before expired: a replay must be recognised as one however late it comes.
     if (token.spentAt !== null) {

@@ -59,6 +59,9 @@ export function prepareStatements(db: Database.Database) {
     upgradeSession: prepare<[string, string]>(
       "UPDATE sessions SET token_type = 'session', session_token_hash = ? WHERE id = ?",
     ),
+    setSessionMetadata: prepare<[string | null, string | null, string]>(
+      "UPDATE sessions SET user_agent = ?, ip_address = ? WHERE id = ?",
+    ),
     extendSession: prepare<[number, string | null, string]>(
       "UPDATE sessions SET expires_at = ?, session_token_hash = coalesce(?, session_token_hash) WHERE id = ?",
     ),

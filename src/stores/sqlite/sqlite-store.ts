@@ -200,6 +200,9 @@ export class SqliteStore implements SessionStore {
 
       this.#deny(jtiId, input.jtiExpiresAt, pending);
       this.#stmt.upgradeSession.run(input.sessionTokenHash, row.id);
+      if (input.metadata !== undefined) {
+        this.#stmt.setSessionMetadata.run(input.metadata.userAgent, input.metadata.ipAddress, row.id);
+      }
       // The JWT-era refresh tokens are superseded, not rotated: no successor to hand back.
       this.#stmt.spendSessionRefreshTokens.run(input.now, row.id);
       this.#stmt.insertRefreshToken.run(input.refreshToken);
@@ -213,6 +216,7 @@ export class SqliteStore implements SessionStore {
       const token = this.#stmt.refreshToken.get(input.oldHash);
       const row = token === undefined ? undefined : this.#stmt.sessionById.get(token.session_id);
       if (token === undefined || row === undefined) return { kind: "not_found" };
+      if (input.sessionId != null && token.session_id !== input.sessionId) return { kind: "not_found" };
       const session = sessionFromRow(row);
       if (session.revokedAt !== null) return { kind: "revoked", session };
       // Spent before expired: a replay must be recognised as one however late it comes.

@@ -198,6 +198,18 @@ describe.each<Transport>(["websocket", "tcp"])("socket protocol over %s", (trans
     expect(await client.next()).toMatchObject({ type: "error", code: "internal_error", id: "n1" });
   });
 
+  it("an in-band refresh with another user's refresh token is token_invalid and does not spend it", async () => {
+    const { client, pair } = await readyClient(gw, transport);
+    const other = await gw.session();
+    client.send({ type: "refresh", refreshToken: other.refreshToken });
+    expect(await client.next()).toMatchObject({ type: "error", code: "token_invalid" });
+    expect(client.received.filter((frame) => frame.type === "tokens")).toEqual([]);
+    // The victim's token is still theirs to use; the socket's own token still works in band.
+    expect((await gw.tessera.refresh(other.refreshToken)).sessionId).toBe(other.sessionId);
+    client.send({ type: "refresh", refreshToken: pair.refreshToken });
+    expect(await client.next()).toMatchObject({ type: "tokens", sessionId: pair.sessionId });
+  });
+
   it("a message before authentication answers forbidden and keeps the socket", async () => {
     const client = await gw.connect(transport);
     client.send({ type: "message", gate: "echo", id: "m0" });

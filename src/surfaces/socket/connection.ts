@@ -348,7 +348,11 @@ export class Connection implements RegisteredConnection {
 
   async #refresh(refreshToken: string): Promise<void> {
     try {
-      const pair = await this.#options.tessera.refresh(refreshToken, { metadata: this.#metadata });
+      // Only this socket's own session: another user's token must neither work nor be spent.
+      const pair = await this.#options.tessera.refresh(refreshToken, {
+        metadata: this.#metadata,
+        sessionId: this.#session?.id ?? null,
+      });
       if (this.#phase !== "ready") return;
       if (pair.sessionId === this.#session?.id) this.#expiresAtMs = Date.parse(pair.refreshExpiration);
       this.#sendTokens(pair);
