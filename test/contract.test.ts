@@ -295,16 +295,19 @@ describe("Token kinds", () => {
     expect(accessAt).toBeLessThanOrEqual(after + 15 * MINUTE + 1000);
   });
 
-  it("a session is one login on one device: id, userId, deviceId, createdAt, lastSeenAt, expiresAt, tokenType, metadata, data", async () => {
+  it("a session is one login on one device: id, userId, deviceId, deviceName, createdAt, lastSeenAt, expiresAt, authenticatedAt, tokenType, metadata, data", async () => {
     const pair = await jwtPair({ deviceId: "laptop-1" });
     const { body } = await api("GET", "/auth/session", { token: pair.accessToken });
     expect(body.session).toEqual({
       id: pair.sessionId,
       userId: pair.user.id,
       deviceId: "laptop-1",
+      deviceName: null,
       createdAt: expect.stringMatching(ISO_UTC),
       lastSeenAt: expect.stringMatching(ISO_UTC),
       expiresAt: pair.refreshExpiration,
+      authenticatedAt: expect.stringMatching(ISO_UTC),
+      authMethods: ["pwd"],
       tokenType: "jwt",
       metadata: { userAgent: USER_AGENT, ipAddress: "127.0.0.1" },
       data: null,
@@ -316,6 +319,17 @@ describe("Token kinds", () => {
       id: pair.sessionId,
       tokenType: "session",
     });
+  });
+
+  it("a login may name its device (deviceName, at most 64 characters); the session carries it", async () => {
+    const pair = await jwtPair({ deviceName: "Ada's laptop" });
+    const { body } = await api("GET", "/auth/session", { token: pair.accessToken });
+    expect(body.session).toMatchObject({ deviceName: "Ada's laptop", authMethods: ["pwd"] });
+    const { username } = await register();
+    for (const deviceName of ["x".repeat(65), "", "tab\there", 42]) {
+      const reply = await api("POST", "/auth/login", { json: { username, password: PASSWORD, deviceName } });
+      expectError(reply, 400, "invalid_request");
+    }
   });
 
   it("session data is arbitrary JSON up to 1 MiB", async () => {

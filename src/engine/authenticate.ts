@@ -50,6 +50,7 @@ export async function loginWith(
   return startSession(ctx, {
     user: result.user,
     deviceId: result.deviceId ?? null,
+    deviceName: result.deviceName ?? null,
     metadata,
     provider: result.provider,
     ...(result.data === undefined ? {} : { data: result.data }),

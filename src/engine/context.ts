@@ -26,7 +26,18 @@ export type EngineEvent =
       readonly userId: number;
       readonly reason: string;
     }
-  | { readonly type: "session_updated"; readonly sessionId: string };
+  /** Every session of the user ended but `keepSessionId` (logout-all, password change, disabled user). */
+  | {
+      readonly type: "user_sessions_ended";
+      readonly userId: number;
+      readonly reason: string;
+      readonly keepSessionId: string | null;
+    }
+  | { readonly type: "session_updated"; readonly sessionId: string }
+  /** The user's record changed (disabled, deleted, new password). */
+  | { readonly type: "user_updated"; readonly userId: number }
+  /** The store's feed may have missed events: whatever a surface holds should be checked again. */
+  | { readonly type: "reset" };
 
 export interface EngineContext {
   readonly store: SessionStore;
@@ -144,6 +155,34 @@ export async function revokeSessions(
   const now = ctx.now();
   const denyUntil = now + ctx.options.accessTtlMs + ctx.options.skewMs;
   const revoked = await fromStore(ctx.store.revokeSessions(sessionIds, reason, now, denyUntil));
+  for (const record of revoked) {
+    ctx.cache.markRevoked(record.id);
+    ctx.denylist.add({ id: `sid:${record.id}`, expiresAt: denyUntil });
+  }
+  if (revoked.length > 0 && ctx.hooks.has("revoke")) {
+    await ctx.hooks
+      .run("revoke", { sessionIds: revoked.map((record) => record.id), reason })
+      .catch((error: unknown) => ctx.reportError(error, "revoke hook"));
+  }
+  return revoked;
+}
+
+/**
+ * Ends every live session of the user but `keepSessionId`, atomically in the store (a login
+ * racing it is either ended by it or starts after it), then this process's caches, then the
+ * `revoke` hook. Returns the sessions it ended.
+ */
+export async function revokeUserSessions(
+  ctx: EngineContext,
+  userId: number,
+  reason: string,
+  keepSessionId: string | null = null,
+): Promise<SessionRecord[]> {
+  const now = ctx.now();
+  const denyUntil = now + ctx.options.accessTtlMs + ctx.options.skewMs;
+  const revoked = await fromStore(
+    ctx.store.revokeUserSessions({ userId, reason, now, denyUntil, keepSessionId }),
+  );
   for (const record of revoked) {
     ctx.cache.markRevoked(record.id);
     ctx.denylist.add({ id: `sid:${record.id}`, expiresAt: denyUntil });

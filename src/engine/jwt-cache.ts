@@ -55,6 +55,11 @@ export class JwtCache {
     });
   }
 
+  /** Forgets every token (the store's feed reset: what was verified may since be revoked). */
+  clear(): void {
+    this.#entries.clear();
+  }
+
   delete(token: string): void {
     const dot = token.lastIndexOf(".");
     if (dot > 0) this.#entries.delete(keyOf(token, dot));

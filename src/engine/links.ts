@@ -3,19 +3,21 @@
  * `GET /auth/links/:token`). Issuing stores a pending session server-side — its `data` (up
  * to the session-data cap; large payloads never travel in the URL or a JWT), redirect,
  * device and issuing provider — under the SHA-256 of a fresh `tsl_` token, and hands the
- * token out once. Redeeming consumes the link atomically in the store (of any number of
- * concurrent redeemers exactly one wins) and starts a `session`-type session carrying
- * that `data`.
+ * token out once. Redeeming reads the link, builds its `session`-type session (carrying
+ * that `data`), and hands both to the store's `redeemLink`, which consumes the link and
+ * writes the session in one atomic step: of any number of concurrent redeemers exactly one
+ * wins, and a crash leaves either both done or neither — never a used link without its
+ * session.
  *
- * The link is spent before the session is made: if starting the session then fails (a
- * `login` hook refuses), the link stays spent. A link that might be replayed is worse than
- * one that must be issued again.
+ * The `login` hook runs before that step, so a hook that refuses leaves the link unused.
+ * If the `sessionCreated` hook fails afterwards, the new session is revoked and the link
+ * stays spent: a link that might be replayed is worse than one that must be issued again.
  */
 import { TesseraError } from "../errors.js";
 import type { JsonValue, LinkRecord } from "../stores/session-store.js";
 import { digestToken, generateOpaqueToken, opaqueTokenProblem } from "../tokens/opaque.js";
 import { checkDataSize, type EngineContext, fromStore, loadSession, publicUser } from "./context.js";
-import { startSession } from "./login.js";
+import { finishSession, prepareSession } from "./login.js";
 import type { PublicUser, RequestMetadata, Session, TokenPair } from "./types.js";
 
 /** Where links are redeemed on the HTTP surface; the engine only names the path. */
@@ -113,7 +115,26 @@ export async function redeemLink(
   metadata: RequestMetadata = {},
 ): Promise<RedeemedLink> {
   const hash = linkDigest(token);
-  const outcome = await fromStore(ctx.store.consumeLink(hash, ctx.now()));
+  // Links never change but for consumedAt, so the peeked record builds the session; the
+  // store's redeemLink then decides, atomically, whether this redeemer gets it.
+  const peeked = await fromStore(ctx.store.peekLink(hash));
+  if (peeked === null) throw unknownLink();
+  if (peeked.consumedAt !== null) throw usedLink();
+  if (peeked.expiresAt <= ctx.now()) throw expiredLink();
+  const owner = await fromStore(ctx.store.findUserById(peeked.userId));
+  if (owner === null) throw unknownLink();
+  const prepared = await prepareSession(ctx, {
+    user: publicUser(owner),
+    deviceId: peeked.deviceId,
+    metadata,
+    data: peeked.data,
+    tokenType: "session",
+    provider: peeked.provider ?? "link",
+    authMethods: ["link"],
+  });
+  const outcome = await fromStore(
+    ctx.store.redeemLink({ hash, now: prepared.input.session.createdAt, session: prepared.input }),
+  );
   switch (outcome.kind) {
     case "not_found":
       throw unknownLink();
@@ -121,22 +142,13 @@ export async function redeemLink(
       throw usedLink();
     case "expired":
       throw expiredLink();
-    case "consumed":
+    case "redeemed":
       break;
     default:
       outcome satisfies never;
   }
   const link = outcome.link;
-  const owner = await fromStore(ctx.store.findUserById(link.userId));
-  if (owner === null) throw unknownLink();
-  const pair = await startSession(ctx, {
-    user: publicUser(owner),
-    deviceId: link.deviceId,
-    metadata,
-    data: link.data,
-    tokenType: "session",
-    provider: link.provider ?? "link",
-  });
+  const pair = await finishSession(ctx, prepared, outcome.session, outcome.replaced);
   const entry = await loadSession(ctx, pair.sessionId);
   if (entry === null) throw new TesseraError("token_revoked", "The session has ended.");
   return { pair, session: entry.session, link: linkInfo(link) };

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { TesseraError } from "../errors.js";
 import { normaliseUsername } from "../passwords/username.js";
+import type { CreateSessionInput, SessionRecord } from "../stores/session-store.js";
 import { digestToken, generateOpaqueToken } from "../tokens/opaque.js";
 import {
   checkDataSize,
@@ -21,16 +22,40 @@ import { toPublicSession } from "./session-cache.js";
 import type { LoginInput, PublicUser, RequestMetadata, StartSessionInput, TokenPair } from "./types.js";
 
 const MAX_DEVICE_ID_LENGTH = 128;
+/** The contract's limit on a device name. */
+export const MAX_DEVICE_NAME_LENGTH = 64;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const DEVICE_NAME = /^[^\u0000-\u001f\u007f]{1,64}$/u;
 
 export async function login(ctx: EngineContext, input: LoginInput): Promise<TokenPair> {
+  // Checked before the password, so a bad name costs no hashing and no throttle count.
+  deviceNameOf(input.deviceName);
   const user = await verifyPassword(ctx, input.username, input.password, input.metadata ?? {});
   return startSession(ctx, {
     user,
     deviceId: input.deviceId ?? null,
+    deviceName: input.deviceName ?? null,
     metadata: input.metadata ?? {},
     provider: "password",
     ...(input.tokenType === undefined ? {} : { tokenType: input.tokenType }),
   });
+}
+
+/** The validated device name, or null; `invalid_request` for anything but 1–64 printable characters. */
+export function deviceNameOf(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string" || !DEVICE_NAME.test(value)) {
+    const message = `must be 1 to ${MAX_DEVICE_NAME_LENGTH} characters, without control characters`;
+    throw new TesseraError("invalid_request", `deviceName ${message}.`, {
+      issues: [{ path: "deviceName", message }],
+    });
+  }
+  return value;
+}
+
+/** The `authMethods` a session records for a provider: `pwd` for passwords, else its name. */
+export function authMethodOf(provider: string): string {
+  return provider === "password" || provider === "unamepwd" ? "pwd" : provider;
 }
 
 /**
@@ -49,16 +74,16 @@ export async function verifyPassword(
   } catch {
     // A name that could never exist still pays for a verification below.
   }
-  const throttleKey = key ?? "\u0000invalid";
   const ip = metadata.ipAddress ?? null;
-  ctx.throttle?.check(throttleKey, ip, ctx.now());
+  const throttle = ctx.throttle;
+  if (throttle !== null) await fromStore(throttle.check(key, ip, ctx.now()));
   const user = key === null ? null : await fromStore(ctx.store.findUserByUsernameKey(key));
   const ok = await ctx.hasher.verifyOrDummy(user?.passwordHash ?? null, password);
   if (user === null || !ok) {
-    ctx.throttle?.failure(throttleKey, ip, ctx.now());
+    if (throttle !== null) await fromStore(throttle.failure(key, ip, ctx.now()));
     throw new TesseraError("invalid_credentials", "The username or password is incorrect.");
   }
-  ctx.throttle?.success(throttleKey);
+  if (throttle !== null) await fromStore(throttle.success(key));
   return publicUser(user);
 }
 
@@ -91,15 +116,37 @@ export function providerContext(ctx: EngineContext, metadata: RequestMetadata): 
 }
 
 export async function startSession(ctx: EngineContext, input: StartSessionInput): Promise<TokenPair> {
+  const prepared = await prepareSession(ctx, input);
+  const { session, replaced } = await fromStore(ctx.store.createSession(prepared.input));
+  return finishSession(ctx, prepared, session, replaced);
+}
+
+/** A session about to be written, with the tokens only this process will ever see. */
+export interface PreparedSession {
+  readonly input: CreateSessionInput;
+  readonly user: StartSessionInput["user"];
+  readonly provider: string;
+  readonly refreshToken: string;
+  readonly sessionToken: string | null;
+}
+
+/**
+ * Checks the input, runs the `login` hook (which may refuse: then nothing is written) and
+ * builds the store's `CreateSessionInput`. Split from `startSession` so that a link can
+ * write its session in the same store step that consumes it.
+ */
+export async function prepareSession(ctx: EngineContext, input: StartSessionInput): Promise<PreparedSession> {
   const deviceId = input.deviceId ?? null;
   if (deviceId !== null && (deviceId.length === 0 || deviceId.length > MAX_DEVICE_ID_LENGTH)) {
     throw new TesseraError("invalid_request", `deviceId must be 1 to ${MAX_DEVICE_ID_LENGTH} characters.`, {
       issues: [{ path: "deviceId", message: `must be 1 to ${MAX_DEVICE_ID_LENGTH} characters` }],
     });
   }
+  const deviceName = deviceNameOf(input.deviceName);
   const data = input.data ?? null;
   checkDataSize(ctx, data);
   const provider = input.provider ?? "password";
+  const authMethods = [...(input.authMethods ?? [authMethodOf(provider)])];
   const metadata = metadataOf(input.metadata);
   await ctx.hooks.run("login", { user: input.user, provider, metadata });
 
@@ -108,38 +155,57 @@ export async function startSession(ctx: EngineContext, input: StartSessionInput)
   const sessionToken = tokenType === "session" ? generateOpaqueToken("session") : null;
   const refreshToken = generateOpaqueToken("refresh");
   const id = randomUUID();
-  const expiresAt = now + ctx.options.sessionTtlMs;
-  const { session, replaced } = await fromStore(
-    ctx.store.createSession({
+  const maxExpiresAt = now + ctx.options.absoluteLifetimeMs;
+  const expiresAt = Math.min(now + ctx.options.sessionTtlMs, maxExpiresAt);
+  return {
+    input: {
       session: {
         id,
         userId: input.user.id,
         deviceId,
+        deviceName,
         createdAt: now,
         lastSeenAt: now,
         expiresAt,
+        maxExpiresAt,
+        authenticatedAt: now,
+        authMethods,
         tokenType,
         metadata,
         data,
         sessionTokenHash: sessionToken === null ? null : digestToken(sessionToken),
       },
       refreshToken: { hash: digestToken(refreshToken), sessionId: id, createdAt: now, expiresAt },
-    }),
-  );
+    },
+    user: input.user,
+    provider,
+    refreshToken,
+    sessionToken,
+  };
+}
+
+/** After the store wrote the session: the replaced devices, the `sessionCreated` hook, the pair. */
+export async function finishSession(
+  ctx: EngineContext,
+  prepared: PreparedSession,
+  session: SessionRecord,
+  replaced: readonly string[],
+): Promise<TokenPair> {
   for (const replacedId of replaced) ctx.cache.markRevoked(replacedId);
   if (replaced.length > 0 && ctx.hooks.has("revoke")) {
     await ctx.hooks
       .run("revoke", { sessionIds: replaced, reason: "device_replaced" })
       .catch((error: unknown) => ctx.reportError(error, "revoke hook"));
   }
+  const { user, provider } = prepared;
   try {
-    await ctx.hooks.run("sessionCreated", { session: toPublicSession(session), user: input.user, provider });
+    await ctx.hooks.run("sessionCreated", { session: toPublicSession(session), user, provider });
   } catch (error) {
     // No half-made session: the one just created ends before the error reaches the caller.
-    await revokeSessions(ctx, [id], "hook_failed").catch((cause: unknown) =>
+    await revokeSessions(ctx, [session.id], "hook_failed").catch((cause: unknown) =>
       ctx.reportError(cause, "undo session after failed sessionCreated hook"),
     );
     throw error;
   }
-  return tokenPair(ctx, session, input.user, refreshToken, sessionToken);
+  return tokenPair(ctx, session, user, prepared.refreshToken, prepared.sessionToken);
 }

@@ -39,6 +39,11 @@ export interface TesseraOptions {
   readonly accessTokenTtlSeconds?: number;
   /** Session lifetime; refresh extends a session by this much. @default 1209600 (14 days) */
   readonly sessionTtlSeconds?: number;
+  /**
+   * No session lives longer than this after its login, however often it is refreshed or
+   * reissued (its `maxExpiresAt`). @default 2592000 (30 days)
+   */
+  readonly absoluteLifetimeSeconds?: number;
   /** Refreshes presenting one token within this window get the same successor; 0 disables. @default 10 */
   readonly refreshGraceSeconds?: number;
   /** Tolerated clock difference when checking JWT times. @default 30 */
@@ -75,7 +80,10 @@ export interface TesseraOptions {
   readonly cacheTtlSeconds?: number;
   /** @default 100000 */
   readonly cacheMaxEntries?: number;
-  /** Milliseconds since the epoch. Replace only in tests. @default Date.now */
+  /**
+   * Milliseconds since the epoch. Replace only in tests.
+   * @default the store's `clock` when it has one (shared stores), else Date.now
+   */
   readonly clock?: () => number;
   /** Where the engine reports problems it cannot return to a caller (a failing revoke hook). */
   readonly onBackgroundError?: (error: unknown, context: string) => void;
@@ -86,6 +94,7 @@ export interface ResolvedOptions {
   readonly audience: string | null;
   readonly accessTtlMs: number;
   readonly sessionTtlMs: number;
+  readonly absoluteLifetimeMs: number;
   readonly graceMs: number;
   readonly skewMs: number;
   readonly maxDataBytes: number;
@@ -129,6 +138,8 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     audience: options.audience ?? null,
     accessTtlMs: positive("accessTokenTtlSeconds", options.accessTokenTtlSeconds ?? 900) * 1000,
     sessionTtlMs: positive("sessionTtlSeconds", options.sessionTtlSeconds ?? 14 * 24 * 3600) * 1000,
+    absoluteLifetimeMs:
+      positive("absoluteLifetimeSeconds", options.absoluteLifetimeSeconds ?? 30 * 24 * 3600) * 1000,
     graceMs: nonNegative("refreshGraceSeconds", options.refreshGraceSeconds ?? 10) * 1000,
     skewMs: nonNegative("clockSkewSeconds", options.clockSkewSeconds ?? 30) * 1000,
     maxDataBytes: positive("maxSessionDataBytes", options.maxSessionDataBytes ?? 1024 * 1024),

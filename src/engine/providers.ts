@@ -28,6 +28,8 @@ export interface ProviderResult {
   readonly user: PublicUser;
   readonly data?: JsonValue;
   readonly deviceId?: string | null;
+  /** A name for the device (1 to 64 characters), shown in session lists. */
+  readonly deviceName?: string | null;
   /** @default "jwt" */
   readonly tokenType?: SessionTokenType;
 }
@@ -114,6 +116,14 @@ export const passwordInput = z
     username: z.string().min(1).max(256),
     password: z.string().min(1).max(4096),
     deviceId: z.string().min(1).max(128).nullable().optional(),
+    deviceName: z
+      .string()
+      .min(1)
+      .max(64)
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+      .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
+      .nullable()
+      .optional(),
   })
   .strict();
 
@@ -123,6 +133,6 @@ export const passwordProvider: AuthProvider<z.infer<typeof passwordInput>> = {
   schema: passwordInput,
   async authenticate(input, context) {
     const user = await context.verifyPassword(input.username, input.password);
-    return { user, deviceId: input.deviceId ?? null };
+    return { user, deviceId: input.deviceId ?? null, deviceName: input.deviceName ?? null };
   },
 };

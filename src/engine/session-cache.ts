@@ -33,9 +33,12 @@ export function toPublicSession(record: SessionRecord): Session {
     id: record.id,
     userId: record.userId,
     deviceId: record.deviceId,
+    deviceName: record.deviceName,
     createdAt: new Date(record.createdAt).toISOString(),
     lastSeenAt: new Date(record.lastSeenAt).toISOString(),
     expiresAt: new Date(record.expiresAt).toISOString(),
+    authenticatedAt: new Date(record.authenticatedAt).toISOString(),
+    authMethods: record.authMethods,
     tokenType: record.tokenType,
     metadata: record.metadata,
     data: record.data,
@@ -49,8 +52,12 @@ export class SessionCache {
   #epoch = 0;
   /** The epoch of each session's latest invalidation; the oldest are folded into `#floor`. */
   readonly #invalidated = new Map<string, number>();
+  /** The same for user-wide invalidations (every session of the user went stale). */
+  readonly #invalidatedUsers = new Map<number, number>();
   /** Reads that started before this epoch may not fill the cache at all. */
   #floor = 0;
+  /** Session ids by user, for the events that concern every session of a user. */
+  readonly #byUser = new Map<number, Set<string>>();
 
   constructor(
     private readonly ttlMs: number,
@@ -87,7 +94,13 @@ export class SessionCache {
    */
   put(record: SessionRecord, user: PublicUser, now: number, since: number): CacheEntry {
     const entry = this.#entryOf(record, user, now);
-    if (since < this.#floor || (this.#invalidated.get(record.id) ?? 0) > since) return entry;
+    if (
+      since < this.#floor ||
+      (this.#invalidated.get(record.id) ?? 0) > since ||
+      (this.#invalidatedUsers.get(record.userId) ?? 0) > since
+    ) {
+      return entry;
+    }
     this.#drop(record.id);
     while (this.#bySession.size >= this.maxEntries) {
       const oldest = this.#bySession.keys().next();
@@ -96,6 +109,12 @@ export class SessionCache {
     }
     this.#bySession.set(record.id, entry);
     if (record.sessionTokenHash !== null) this.#byTokenHash.set(record.sessionTokenHash, entry);
+    let ids = this.#byUser.get(record.userId);
+    if (ids === undefined) {
+      ids = new Set();
+      this.#byUser.set(record.userId, ids);
+    }
+    ids.add(record.id);
     return entry;
   }
 
@@ -118,6 +137,34 @@ export class SessionCache {
     this.#invalidate(sessionId);
     const entry = this.#bySession.get(sessionId);
     if (entry !== undefined) entry.revoked = true;
+  }
+
+  /**
+   * Every cached session of the user but `keepSessionId` becomes a tombstone, and no read
+   * that started before this fills the cache with a session of theirs.
+   */
+  markUserRevoked(userId: number, keepSessionId: string | null): void {
+    this.#invalidateUser(userId);
+    for (const id of this.#byUser.get(userId) ?? []) {
+      if (id !== keepSessionId) this.markRevoked(id);
+    }
+  }
+
+  /** Drops every cached session of the user (their user data changed). */
+  evictUser(userId: number): void {
+    this.#invalidateUser(userId);
+    for (const id of [...(this.#byUser.get(userId) ?? [])]) this.evict(id);
+  }
+
+  #invalidateUser(userId: number): void {
+    this.#epoch++;
+    this.#invalidatedUsers.delete(userId);
+    this.#invalidatedUsers.set(userId, this.#epoch);
+    if (this.#invalidatedUsers.size > this.maxEntries) {
+      const [oldestId, oldestEpoch] = this.#invalidatedUsers.entries().next().value as [number, number];
+      this.#invalidatedUsers.delete(oldestId);
+      this.#floor = Math.max(this.#floor, oldestEpoch);
+    }
   }
 
   /** Forgets a session whose cached state went stale (new token digest, data, expiry). */
@@ -143,14 +190,19 @@ export class SessionCache {
     this.#bySession.delete(sessionId);
     const hash = entry.record.sessionTokenHash;
     if (hash !== null && this.#byTokenHash.get(hash) === entry) this.#byTokenHash.delete(hash);
+    const ids = this.#byUser.get(entry.record.userId);
+    ids?.delete(sessionId);
+    if (ids?.size === 0) this.#byUser.delete(entry.record.userId);
   }
 
   /** Forgets everything, and refuses fills from reads that started before now. */
   clear(): void {
     this.#floor = ++this.#epoch;
     this.#invalidated.clear();
+    this.#invalidatedUsers.clear();
     this.#bySession.clear();
     this.#byTokenHash.clear();
+    this.#byUser.clear();
   }
 
   get size(): number {

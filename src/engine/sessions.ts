@@ -5,7 +5,13 @@
  */
 import { TesseraError } from "../errors.js";
 import type { JsonValue } from "../stores/session-store.js";
-import { checkDataSize, type EngineContext, fromStore, revokeSessions } from "./context.js";
+import {
+  checkDataSize,
+  type EngineContext,
+  fromStore,
+  revokeSessions,
+  revokeUserSessions,
+} from "./context.js";
 import { toPublicSession } from "./session-cache.js";
 import type { Session } from "./types.js";
 
@@ -13,14 +19,17 @@ export async function logout(ctx: EngineContext, sessionId: string): Promise<voi
   await revokeSessions(ctx, [sessionId], "logout");
 }
 
-/** Ends every live session of the user. Returns how many ended. */
-export async function logoutAll(ctx: EngineContext, userId: number): Promise<number> {
-  const sessions = await fromStore(ctx.store.listSessions(userId, ctx.now()));
-  const revoked = await revokeSessions(
-    ctx,
-    sessions.map((session) => session.id),
-    "logout_all",
-  );
+/**
+ * Ends every live session of the user, in one atomic store step (a login running at the same
+ * time is either ended or starts after it, never missed), but `keepSessionId` when given.
+ * Returns how many ended.
+ */
+export async function logoutAll(
+  ctx: EngineContext,
+  userId: number,
+  options: { readonly keepSessionId?: string | null } = {},
+): Promise<number> {
+  const revoked = await revokeUserSessions(ctx, userId, "logout_all", options.keepSessionId ?? null);
   return revoked.length;
 }
 

@@ -83,7 +83,10 @@ export class Tessera {
   /** Opens the engine: loads (or, on first start, generates and stores) signing keys and warms the denylist. */
   static async create(options: TesseraOptions): Promise<Tessera> {
     const resolved = resolveOptions(options);
-    const now = options.clock ?? Date.now;
+    // A shared store's clock makes every node agree on expiry and grace windows.
+    const storeClock = options.store.clock;
+    const now =
+      options.clock ?? (storeClock === undefined ? Date.now : (): number => storeClock.call(options.store));
     // The equal-time dummy hash is computed on the thread pool while the keys load (11.18).
     const hasher = new PasswordHasher(options.passwords);
     const warm = hasher.warmUp();
@@ -113,7 +116,8 @@ export class Tessera {
       hasher,
       hooks: new Hooks(),
       providers,
-      throttle: options.loginThrottle === false ? null : new LoginThrottle(options.loginThrottle),
+      throttle:
+        options.loginThrottle === false ? null : new LoginThrottle(options.store, options.loginThrottle),
       tokenThrottle: options.tokenThrottle === false ? null : new TokenThrottle(options.tokenThrottle),
       cache: new SessionCache(resolved.cacheTtlMs, resolved.cacheMaxEntries),
       denylist,
@@ -298,8 +302,9 @@ export class Tessera {
     return logout(this.#ctx, sessionId);
   }
 
-  logoutAll(userId: number): Promise<number> {
-    return logoutAll(this.#ctx, userId);
+  /** Ends every session of the user (atomic against concurrent logins), but `keepSessionId`. */
+  logoutAll(userId: number, options?: { readonly keepSessionId?: string | null }): Promise<number> {
+    return logoutAll(this.#ctx, userId, options);
   }
 
   listSessions(userId: number): Promise<Session[]> {
@@ -335,6 +340,15 @@ export class Tessera {
    */
   async confirmSession(sessionId: string): Promise<void> {
     await checkSession(this.#ctx, sessionId, { use: false });
+  }
+
+  /**
+   * Whether the session is live, asked of the store (not the cache): for a surface that must
+   * re-check what it holds after the store's feed reset. A store failure rejects.
+   */
+  async isSessionLive(sessionId: string): Promise<boolean> {
+    const record = await fromStore(this.#ctx.store.getSession(sessionId));
+    return record !== null && record.revokedAt === null && record.expiresAt > this.#ctx.now();
   }
 
   revokeSession(
@@ -430,9 +444,25 @@ export class Tessera {
           reason: event.reason,
         });
         return;
+      case "user_sessions_revoked":
+        ctx.cache.markUserRevoked(event.userId, event.keepSessionId);
+        this.#emit({
+          type: "user_sessions_ended",
+          userId: event.userId,
+          reason: event.reason,
+          keepSessionId: event.keepSessionId,
+        });
+        return;
       case "session_updated":
         ctx.cache.evict(event.sessionId);
         this.#emit({ type: "session_updated", sessionId: event.sessionId });
+        return;
+      case "user_updated":
+        ctx.cache.evictUser(event.userId);
+        this.#emit({ type: "user_updated", userId: event.userId });
+        return;
+      case "reset":
+        this.#reset();
         return;
       case "denied":
         ctx.denylist.add(event.entry);
@@ -447,6 +477,20 @@ export class Tessera {
 
   #guard<T>(metadata: RequestMetadata | undefined, work: () => Promise<T>): Promise<T> {
     return guardTokenUse(this.#ctx.tokenThrottle, metadata?.ipAddress, this.#ctx.now, work);
+  }
+
+  /** The feed may have missed events: nothing cached can be trusted, the denylist is reloaded. */
+  #reset(): void {
+    const ctx = this.#ctx;
+    ctx.cache.clear();
+    ctx.jwtCache.clear();
+    ctx.store
+      .listDenylist(ctx.now())
+      .then((entries) => {
+        for (const entry of entries) ctx.denylist.add(entry);
+      })
+      .catch((error: unknown) => ctx.reportError(error, "denylist reload after a feed reset"));
+    this.#emit({ type: "reset" });
   }
 
   #emit(event: EngineEvent): void {

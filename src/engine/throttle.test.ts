@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { codeOf, makeEngine } from "../../test/kit.js";
+import { MemoryStore } from "../stores/memory/memory-store.js";
 import { LoginThrottle } from "./throttle.js";
 
 describe("login throttling", () => {
@@ -21,14 +22,14 @@ describe("login throttling", () => {
     );
   });
 
-  it("the delay doubles with every further failure and is capped", () => {
-    const throttle = new LoginThrottle({ maxFailuresPerUser: 2, maxDelaySeconds: 8 });
+  it("the delay doubles with every further failure and is capped", async () => {
+    const throttle = new LoginThrottle(new MemoryStore(), { maxFailuresPerUser: 2, maxDelaySeconds: 8 });
     let now = 0;
     const waits: number[] = [];
     for (let i = 0; i < 7; i++) {
-      throttle.failure("u", null, now);
+      await throttle.failure("u", null, now);
       try {
-        throttle.check("u", null, now);
+        await throttle.check("u", null, now);
         waits.push(0);
       } catch (error) {
         waits.push((error as { retryAfterSeconds: number }).retryAfterSeconds);
@@ -38,12 +39,38 @@ describe("login throttling", () => {
     expect(waits).toEqual([0, 1, 2, 4, 8, 8, 8]);
   });
 
-  it("one IP failing across many usernames is throttled, and a success elsewhere does not reset it", () => {
-    const throttle = new LoginThrottle({ maxFailuresPerIp: 3 });
-    for (const name of ["a", "b", "c"]) throttle.failure(name, "10.0.0.1", 0);
-    throttle.success("d");
-    expect(() => throttle.check("e", "10.0.0.1", 0)).toThrow(/Too many failed logins/);
-    expect(() => throttle.check("e", "10.0.0.2", 0)).not.toThrow();
+  it("one IP failing across many usernames is throttled, and a success elsewhere does not reset it", async () => {
+    const throttle = new LoginThrottle(new MemoryStore(), { maxFailuresPerIp: 3 });
+    for (const name of ["a", "b", "c"]) await throttle.failure(name, "10.0.0.1", 0);
+    await throttle.success("d");
+    await expect(throttle.check("e", "10.0.0.1", 0)).rejects.toThrow(/Too many failed logins/);
+    await expect(throttle.check("e", "10.0.0.2", 0)).resolves.toBeUndefined();
+  });
+
+  it("two engines on one store share the counters, so two nodes do not double the limit", async () => {
+    const store = new MemoryStore();
+    const first = await makeEngine({ store, loginThrottle: { maxFailuresPerUser: 4 } });
+    const second = await makeEngine({ store, loginThrottle: { maxFailuresPerUser: 4 } });
+    await first.tessera.register({ username: "shared", password: "secret123" });
+    for (const { tessera } of [first, second, first, second]) {
+      expect(await codeOf(tessera.login({ username: "shared", password: "wrong-pass" }))).toBe(
+        "invalid_credentials",
+      );
+    }
+    expect(await codeOf(second.tessera.login({ username: "shared", password: "secret123" }))).toBe(
+      "rate_limited",
+    );
+    expect(await codeOf(first.tessera.login({ username: "shared", password: "secret123" }))).toBe(
+      "rate_limited",
+    );
+  });
+
+  it("a store that cannot count failures makes the login fail closed with unavailable", async () => {
+    const store = new MemoryStore();
+    const { tessera } = await makeEngine({ store });
+    await tessera.register({ username: "closed", password: "secret123" });
+    await store.close();
+    expect(await codeOf(tessera.login({ username: "closed", password: "secret123" }))).toBe("unavailable");
   });
 
   it("unknown users are throttled like known ones", async () => {

@@ -5,9 +5,13 @@
  * username's counter; the IP counter only decays, so that one valid account cannot be
  * used to reset the throttle while spraying passwords at others.
  *
- * State is per process; several nodes each throttle on their own.
+ * The counters live in the store (`recordFailure`, atomic), so every node sharing it counts
+ * the same failures: N nodes do not multiply the limits. A counter is `u:<usernameKey>` or
+ * `ip:<address>`; the delay is derived from the count and the last failure's time, so
+ * nothing else needs storing.
  */
 import { TesseraError } from "../errors.js";
+import type { FailureCount, SessionStore } from "../stores/session-store.js";
 
 export interface ThrottleOptions {
   /** Failures for one username before it is throttled. @default 5 */
@@ -22,23 +26,19 @@ export interface ThrottleOptions {
   readonly forgetAfterSeconds?: number;
 }
 
-interface Counter {
-  failures: number;
-  blockedUntil: number;
-  lastFailure: number;
-}
-
-const MAX_TRACKED = 100_000;
+/** The counter of a name that can never be a user's: such attempts are throttled together. */
+const INVALID_NAME_KEY = "x:invalid-username";
 
 export class LoginThrottle {
-  readonly #counters = new Map<string, Counter>();
+  readonly #store: SessionStore;
   readonly #perUser: number;
   readonly #perIp: number;
   readonly #baseMs: number;
   readonly #maxMs: number;
   readonly #forgetMs: number;
 
-  constructor(options: ThrottleOptions = {}) {
+  constructor(store: SessionStore, options: ThrottleOptions = {}) {
+    this.#store = store;
     this.#perUser = options.maxFailuresPerUser ?? 5;
     this.#perIp = options.maxFailuresPerIp ?? 20;
     this.#baseMs = (options.baseDelaySeconds ?? 1) * 1000;
@@ -46,12 +46,13 @@ export class LoginThrottle {
     this.#forgetMs = (options.forgetAfterSeconds ?? 900) * 1000;
   }
 
-  /** Throws `rate_limited` when either key is blocked at `now`. */
-  check(usernameKey: string, ip: string | null, now: number): void {
-    const wait = Math.max(
-      this.#waitMs(`u:${usernameKey}`, now),
-      ip === null ? 0 : this.#waitMs(`ip:${ip}`, now),
-    );
+  /** Rejects with `rate_limited` when either counter is blocked at `now`. `usernameKey` null: not a valid name. */
+  async check(usernameKey: string | null, ip: string | null, now: number): Promise<void> {
+    const [user, address] = await Promise.all([
+      this.#store.readFailures(userCounter(usernameKey), now, this.#forgetMs),
+      ip === null ? null : this.#store.readFailures(`ip:${ip}`, now, this.#forgetMs),
+    ]);
+    const wait = Math.max(this.#waitMs(user, this.#perUser, now), this.#waitMs(address, this.#perIp, now));
     if (wait > 0) {
       const retryAfterSeconds = Math.ceil(wait / 1000);
       throw new TesseraError(
@@ -62,42 +63,24 @@ export class LoginThrottle {
     }
   }
 
-  failure(usernameKey: string, ip: string | null, now: number): void {
-    this.#fail(`u:${usernameKey}`, this.#perUser, now);
-    if (ip !== null) this.#fail(`ip:${ip}`, this.#perIp, now);
+  async failure(usernameKey: string | null, ip: string | null, now: number): Promise<void> {
+    await Promise.all([
+      this.#store.recordFailure(userCounter(usernameKey), now, this.#forgetMs),
+      ip === null ? null : this.#store.recordFailure(`ip:${ip}`, now, this.#forgetMs),
+    ]);
   }
 
-  success(usernameKey: string): void {
-    this.#counters.delete(`u:${usernameKey}`);
+  async success(usernameKey: string | null): Promise<void> {
+    await this.#store.clearFailures(userCounter(usernameKey));
   }
 
-  #waitMs(key: string, now: number): number {
-    const counter = this.#counters.get(key);
-    if (counter === undefined) return 0;
-    if (now - counter.lastFailure > this.#forgetMs) {
-      this.#counters.delete(key);
-      return 0;
-    }
-    return Math.max(0, counter.blockedUntil - now);
+  #waitMs(counter: FailureCount | null, limit: number, now: number): number {
+    if (counter === null || counter.failures < limit) return 0;
+    const delay = Math.min(this.#maxMs, this.#baseMs * 2 ** (counter.failures - limit));
+    return Math.max(0, counter.lastFailureAt + delay - now);
   }
+}
 
-  #fail(key: string, limit: number, now: number): void {
-    let counter = this.#counters.get(key);
-    if (counter === undefined || now - counter.lastFailure > this.#forgetMs) {
-      if (this.#counters.size >= MAX_TRACKED) this.#forgetOldest();
-      counter = { failures: 0, blockedUntil: 0, lastFailure: now };
-      this.#counters.set(key, counter);
-    }
-    counter.failures++;
-    counter.lastFailure = now;
-    if (counter.failures >= limit) {
-      const delay = Math.min(this.#maxMs, this.#baseMs * 2 ** (counter.failures - limit));
-      counter.blockedUntil = now + delay;
-    }
-  }
-
-  #forgetOldest(): void {
-    const oldest = this.#counters.keys().next();
-    if (!oldest.done) this.#counters.delete(oldest.value);
-  }
+function userCounter(usernameKey: string | null): string {
+  return usernameKey === null ? INVALID_NAME_KEY : `u:${usernameKey}`;
 }

@@ -16,9 +16,15 @@ export interface Session {
   readonly id: string;
   readonly userId: number;
   readonly deviceId: string | null;
+  /** The name the client gave the device at login ("Ada's laptop"), if any. */
+  readonly deviceName: string | null;
   readonly createdAt: string;
   readonly lastSeenAt: string;
   readonly expiresAt: string;
+  /** When the user last proved who they are on this session (login, re-authentication). */
+  readonly authenticatedAt: string;
+  /** How: `pwd` for a password, a provider's name, `link` for a link. */
+  readonly authMethods: readonly string[];
   readonly tokenType: SessionTokenType;
   readonly metadata: SessionMetadata;
   readonly data: JsonValue;
@@ -64,6 +70,8 @@ export interface LoginInput {
   readonly username: string;
   readonly password: string;
   readonly deviceId?: string | null;
+  /** A name for the device, shown in session lists; 1 to 64 characters. */
+  readonly deviceName?: string | null;
   readonly metadata?: RequestMetadata;
   /** `jwt` (default, the HTTP flow) or `session` for a session token at once (gRPC CreateSession). */
   readonly tokenType?: SessionTokenType;
@@ -72,10 +80,17 @@ export interface LoginInput {
 export interface StartSessionInput {
   readonly user: PublicUser;
   readonly deviceId?: string | null;
+  /** A name for the device, shown in session lists; 1 to 64 characters. */
+  readonly deviceName?: string | null;
   readonly metadata?: RequestMetadata;
   readonly data?: JsonValue;
   /** `jwt` (default) issues an access JWT; `session` issues a session token straight away. */
   readonly tokenType?: SessionTokenType;
   /** Which provider authenticated the user, for hooks and logs. @default "password" */
   readonly provider?: string;
+  /**
+   * How the user proved who they are, recorded on the session.
+   * @default [`pwd`] for the password provider, else [the provider's name]
+   */
+  readonly authMethods?: readonly string[];
 }

@@ -10,7 +10,13 @@
  *   and in other processes sharing the database; the doc comment says who wins a race.
  * - Times are milliseconds since the epoch, as numbers.
  * - A store that cannot reach its database rejects with an error; the engine turns that
- *   into `unavailable` and fails closed.
+ *   into `unavailable` and fails closed. No operation hangs: a store bounds every call with
+ *   a timeout and rejects when it passes.
+ * - Times passed in (`now`, `at`, …) are the caller's; a store compares and writes exactly
+ *   those. For several nodes to agree on grace windows and expiry, the engine takes `now`
+ *   from the store's `clock` when it has one (an estimate of the store server's time).
+ * - Nothing updates a record into existence: an update of a deleted or revoked session is a
+ *   no-op that reports it, never a write that brings it back; no update removes an expiry.
  */
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -26,9 +32,11 @@ export interface UserRecord {
   /** argon2id PHC string; null for users who only sign in through a provider. */
   readonly passwordHash: string | null;
   readonly createdAt: number;
+  /** When the account was disabled; null while it is enabled. Disabled users cannot log in. */
+  readonly disabledAt: number | null;
 }
 
-export type NewUser = Omit<UserRecord, "id">;
+export type NewUser = Omit<UserRecord, "id" | "disabledAt">;
 
 export type SessionTokenType = "jwt" | "session";
 
@@ -41,9 +49,20 @@ export interface SessionRecord {
   readonly id: string;
   readonly userId: number;
   readonly deviceId: string | null;
+  /** A name the client gave the device at login ("Ada's laptop"); at most 64 characters. */
+  readonly deviceName: string | null;
   readonly createdAt: number;
   readonly lastSeenAt: number;
   readonly expiresAt: number;
+  /**
+   * The absolute cap, fixed at login: no rotation or reissue moves `expiresAt` past it
+   * (stores clamp to it as defence in depth, the engine computes within it).
+   */
+  readonly maxExpiresAt: number;
+  /** When the user last proved who they are on this session (login, re-authentication). */
+  readonly authenticatedAt: number;
+  /** How they proved it, most recent proof's methods: `pwd`, a provider's name, `link`. */
+  readonly authMethods: readonly string[];
   readonly tokenType: SessionTokenType;
   readonly metadata: SessionMetadata;
   readonly data: JsonValue;
@@ -152,11 +171,95 @@ export interface LinkRecord {
 
 export type NewLink = Omit<LinkRecord, "consumedAt">;
 
-export type ConsumeLinkOutcome =
-  | { readonly kind: "consumed"; readonly link: LinkRecord }
+export interface RedeemLinkInput {
+  readonly hash: string;
+  readonly now: number;
+  /**
+   * The session the link opens, built by the engine from a `peekLink` of the same link
+   * (links never change except for `consumedAt`). Its `userId` must be the link's.
+   */
+  readonly session: CreateSessionInput;
+}
+
+export type RedeemLinkOutcome =
+  | {
+      readonly kind: "redeemed";
+      readonly link: LinkRecord;
+      readonly session: SessionRecord;
+      /** Sessions revoked as `device_replaced` by the new session, as in `createSession`. */
+      readonly replaced: string[];
+    }
   | { readonly kind: "used" }
   | { readonly kind: "expired" }
   | { readonly kind: "not_found" };
+
+/** Arguments of `revokeUserSessions`. */
+export interface RevokeUserSessionsInput {
+  readonly userId: number;
+  readonly reason: string;
+  readonly now: number;
+  /** The sessions' `sid` denylist entries last until then (the access JWT lifetime). */
+  readonly denyUntil: number;
+  /** A session to leave alone (a password change keeps the session that made it). */
+  readonly keepSessionId?: string | null;
+}
+
+/** A failed-attempt counter shared by every node (login throttling). */
+export interface FailureCount {
+  readonly failures: number;
+  readonly lastFailureAt: number;
+}
+
+/**
+ * One entry of the append-only security log. Never a password, token or hash: a user is
+ * named by id and username key, a client by address and user agent.
+ */
+export interface SecurityEventRecord {
+  /** Unique and increasing in time order (e.g. a ULID, or time + random); the paging cursor. */
+  readonly id: string;
+  readonly at: number;
+  /** e.g. `login_succeeded`, `login_failed`, `session_revoked`; the engine's closed union. */
+  readonly kind: string;
+  readonly userId: number | null;
+  readonly usernameKey: string | null;
+  readonly sessionId: string | null;
+  /** `http`, `socket`, `grpc`, `cli`, `library`. */
+  readonly surface: string | null;
+  readonly ipAddress: string | null;
+  readonly userAgent: string | null;
+  /** Small JSON with what else matters (a revocation's reason, a link's expiry). */
+  readonly detail: JsonValue;
+}
+
+export interface SecurityEventQuery {
+  readonly userId?: number;
+  readonly kinds?: readonly string[];
+  /** Only events at or after this time. */
+  readonly since?: number;
+  /** Only events before this time. */
+  readonly until?: number;
+  /** Paging: only events with an id lower than this one. */
+  readonly beforeId?: string;
+  /** At most this many, newest first. */
+  readonly limit: number;
+}
+
+/** A webhook delivery waiting in the store's queue (it survives restarts). */
+export interface WebhookDelivery {
+  readonly id: string;
+  /** The security event it carries; (eventId, endpoint) is unique: enqueueing twice is a no-op. */
+  readonly eventId: string;
+  /** The receiver's URL. */
+  readonly endpoint: string;
+  /** The JSON body to POST, exactly as it will be signed. */
+  readonly payload: string;
+  /** Attempts made so far (a claim counts as an attempt). */
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  readonly createdAt: number;
+}
+
+export type NewWebhookDelivery = Omit<WebhookDelivery, "attempts">;
 
 export interface SigningKeyRecord {
   readonly kid: string;
@@ -191,17 +294,39 @@ export type StoreEvent =
       readonly userId: number;
       readonly reason: string;
     }
+  /** Anything cached for the session is stale: its token digest, expiry, data or freshness changed. */
   | { readonly kind: "session_updated"; readonly sessionId: string }
+  /**
+   * Every session of the user ended (logout-all, password change, disabled or deleted
+   * user), except `keepSessionId`. Stores that revoke per session may send one
+   * `session_revoked` per session instead; the engine handles both.
+   */
+  | {
+      readonly kind: "user_sessions_revoked";
+      readonly userId: number;
+      readonly reason: string;
+      readonly keepSessionId: string | null;
+    }
+  /** The user's record changed (disabled, deleted, new password): drop what is cached of them. */
+  | { readonly kind: "user_updated"; readonly userId: number }
   | { readonly kind: "denied"; readonly entry: DenylistEntry }
   /** A signing key was saved or deleted (a rotation, perhaps by `tessera keys rotate`). */
-  | { readonly kind: "keys_changed" };
+  | { readonly kind: "keys_changed" }
+  /**
+   * The feed may have missed events (a reconnect, a gap in the log, a store that came back
+   * empty): every cached state is gone; the engine flushes its caches and reloads the denylist.
+   */
+  | { readonly kind: "reset" };
 
 export interface StoreEventFeed {
   /** Calls `listener` for every event, from this process or others sharing the store. */
   subscribe(listener: (event: StoreEvent) => void): () => void;
   /**
-   * False when the feed may have missed events (its database did not answer lately).
-   * The engine then stops trusting its caches and fails closed.
+   * True only while the feed has confirmed, within its lease (`revocationLeaseMs`, default
+   * 1000), that it has seen every event the store acknowledged up to a moment inside the
+   * lease. False when it may have missed events (its store did not answer lately, the
+   * connection stalled, a gap). The engine then stops answering from its caches and reads
+   * through to the store, which fails closed with `unavailable` when it cannot answer.
    */
   isCurrent(): boolean;
 }
@@ -210,6 +335,12 @@ export interface SessionStore {
   /** A short name for logs and health output, e.g. `sqlite:./data/tessera.db`. */
   readonly name: string;
   readonly events: StoreEventFeed;
+  /**
+   * The store server's clock (ms since the epoch), estimated locally from an offset the
+   * store measures against its server; absent for in-process stores (memory, SQLite), whose
+   * clock is the process's. Shared stores provide it so every node agrees on time.
+   */
+  readonly clock?: () => number;
 
   // Users
   /** Atomic on `usernameKey`: of two concurrent creates, one wins; the other gets `null`. */
@@ -217,6 +348,24 @@ export interface SessionStore {
   findUserByUsernameKey(usernameKey: string): Promise<UserRecord | null>;
   findUserById(id: number): Promise<UserRecord | null>;
   listUsers(options?: { readonly limit?: number; readonly offset?: number }): Promise<UserRecord[]>;
+  /** Replaces the password hash (a password change, or a rehash). False for an unknown user. */
+  setPasswordHash(userId: number, passwordHash: string): Promise<boolean>;
+  /**
+   * Atomic: marks the user disabled (keeping an earlier `disabledAt`) and revokes every live
+   * session of theirs with reason `user_disabled`, as `revokeUserSessions` does. Returns
+   * the sessions it revoked; null for an unknown user. Emits `user_updated`.
+   */
+  disableUser(userId: number, now: number, denyUntil: number): Promise<SessionRecord[] | null>;
+  /** Clears `disabledAt`. False for an unknown user. Emits `user_updated`. */
+  enableUser(userId: number): Promise<boolean>;
+  /**
+   * Atomic: revokes every live session of the user (reason `user_deleted`), deletes the
+   * user, their links, counters and session data; the username becomes free. Revoked
+   * sessions stay as tombstones (with `data` null) until purged, so their tokens keep
+   * answering `token_revoked`. Returns the sessions it revoked; null for an unknown user.
+   * Security events of the user are kept (they are the audit trail). Emits `user_updated`.
+   */
+  deleteUser(userId: number, now: number, denyUntil: number): Promise<SessionRecord[] | null>;
 
   // Sessions
   /**
@@ -254,9 +403,19 @@ export interface SessionStore {
    * session token digest. Null when the session is not live at `now`.
    */
   reissueSession(input: ReissueSessionInput): Promise<SessionRecord | null>;
-  /** Replaces the session's `data`. Returns null when the session is not live. */
+  /** Replaces the session's `data`. Returns null when the session is not live. Emits `session_updated`. */
   updateSessionData(sessionId: string, data: JsonValue, now: number): Promise<SessionRecord | null>;
-  /** Best-effort `lastSeenAt` update. */
+  /**
+   * Records a fresh proof of identity on a live session (`authenticatedAt`, `authMethods`).
+   * Returns the updated session; null when it is not live. Emits `session_updated`.
+   */
+  markAuthenticated(
+    sessionId: string,
+    at: number,
+    methods: readonly string[],
+    now: number,
+  ): Promise<SessionRecord | null>;
+  /** Best-effort `lastSeenAt` update; only moves forward, never revives a revoked or deleted session. */
   touchSession(sessionId: string, at: number): Promise<void>;
   /**
    * Revokes sessions (idempotent; already revoked ones are left as they were) and
@@ -268,6 +427,14 @@ export interface SessionStore {
     now: number,
     denyUntil: number,
   ): Promise<SessionRecord[]>;
+  /**
+   * Atomic revoke-all: revokes every live session of the user (but `keepSessionId`) with
+   * `reason`, denylists their `sid`s and returns them. Against a concurrent `createSession`
+   * for the same user, the new session is either revoked by this call or created after it
+   * (and stays live); never live yet missing from `listSessions`. Emits `session_revoked`
+   * per session or one `user_sessions_revoked`.
+   */
+  revokeUserSessions(input: RevokeUserSessionsInput): Promise<SessionRecord[]>;
 
   // Access JWT denylist
   /** Live (unexpired at `now`) denylist entries, to warm the engine's in-memory set. */
@@ -276,16 +443,50 @@ export interface SessionStore {
   // Single-use links
   createLink(link: NewLink): Promise<void>;
   /**
-   * Atomic: of any number of concurrent consumers exactly one gets `consumed`; the others
-   * get `used`. An expired link gives `expired` and is not consumed.
+   * Atomic, in one step: consumes the link and creates its session (as `createSession`,
+   * device replacement included). Of any number of concurrent redeemers exactly one gets
+   * `redeemed`; the others get `used`. A crash leaves both done or neither: never a used
+   * link without its session. An expired link gives `expired` and is not consumed.
    */
-  consumeLink(hash: string, now: number): Promise<ConsumeLinkOutcome>;
+  redeemLink(input: RedeemLinkInput): Promise<RedeemLinkOutcome>;
   /** Reads a link without consuming it (for confirmation pages and HEAD requests). */
   peekLink(hash: string): Promise<LinkRecord | null>;
 
   // Replay protection for signed payloads
   /** Atomic insert-if-absent. True when the nonce was new, false when it was seen before. */
   rememberNonce(key: string, expiresAt: number, now: number): Promise<boolean>;
+
+  // Throttling shared by every node
+  /**
+   * Atomic increment of the failure counter `key` (e.g. `u:<usernameKey>`, `ip:<address>`).
+   * A counter whose last failure is older than `forgetAfterMs` starts again from zero.
+   * Returns the count after this failure.
+   */
+  recordFailure(key: string, now: number, forgetAfterMs: number): Promise<FailureCount>;
+  /** The counter, or null when there is none (or it was forgotten at `now`). */
+  readFailures(key: string, now: number, forgetAfterMs: number): Promise<FailureCount | null>;
+  clearFailures(key: string): Promise<void>;
+
+  // Security log (append-only)
+  appendSecurityEvent(event: SecurityEventRecord): Promise<void>;
+  /** Matching events, newest first (by id). */
+  listSecurityEvents(query: SecurityEventQuery): Promise<SecurityEventRecord[]>;
+  /** Deletes at most `limit` events older than `before` (bounded work per call); returns how many. */
+  pruneSecurityEvents(before: number, limit: number): Promise<number>;
+
+  // Webhook delivery queue
+  /** Inserts deliveries; one already queued for the same (eventId, endpoint) is left as it is. */
+  enqueueWebhooks(deliveries: readonly NewWebhookDelivery[]): Promise<void>;
+  /**
+   * Atomically leases up to `limit` deliveries due at `now`: each claimed one gets
+   * `attempts + 1` and `nextAttemptAt = now + leaseMs`, so no other claimer (on any node)
+   * gets it again until the lease passes. Oldest due first.
+   */
+  claimWebhooks(now: number, limit: number, leaseMs: number): Promise<WebhookDelivery[]>;
+  /** Removes a delivery (delivered, or given up after its last attempt). */
+  completeWebhook(id: string): Promise<void>;
+  /** Schedules the next attempt of a claimed delivery. */
+  retryWebhook(id: string, nextAttemptAt: number): Promise<void>;
 
   // Signing keys
   listSigningKeys(): Promise<SigningKeyRecord[]>;
@@ -294,8 +495,9 @@ export interface SessionStore {
   deleteSigningKey(kid: string): Promise<void>;
 
   /**
-   * Deletes expired nonces and denylist entries, and sessions, refresh tokens and links that
-   * ended more than `RETENTION_MS` ago. Returns rows removed.
+   * Deletes expired nonces, counters and denylist entries, and sessions, refresh tokens and
+   * links that ended more than `RETENTION_MS` ago. Returns rows removed. Bounded work is
+   * welcome (a shared store may purge in batches); security events are pruned separately.
    */
   purgeExpired(now: number): Promise<number>;
   /** A cheap round trip to the database, for `/healthz`. */

@@ -12,17 +12,23 @@
 
 import { EventListeners } from "../event-listeners.js";
 import type {
-  ConsumeLinkOutcome,
   CreateSessionInput,
   DenylistEntry,
+  FailureCount,
   JsonValue,
   LinkRecord,
   NewLink,
   NewRefreshToken,
   NewUser,
+  NewWebhookDelivery,
+  RedeemLinkInput,
+  RedeemLinkOutcome,
   ReissueSessionInput,
+  RevokeUserSessionsInput,
   RotateOutcome,
   RotateRefreshInput,
+  SecurityEventQuery,
+  SecurityEventRecord,
   SessionRecord,
   SessionStore,
   SigningKeyRecord,
@@ -31,8 +37,10 @@ import type {
   UpgradeOutcome,
   UpgradeSessionInput,
   UserRecord,
+  WebhookDelivery,
 } from "../session-store.js";
 import { RETENTION_MS } from "../session-store.js";
+import { MemoryFailureCounters, MemorySecurityLog, MemoryWebhookQueue } from "./memory-logs.js";
 
 interface StoredRefreshToken extends NewRefreshToken {
   readonly spentAt: number | null;
@@ -41,7 +49,12 @@ interface StoredRefreshToken extends NewRefreshToken {
 }
 
 function copySession(session: SessionRecord): SessionRecord {
-  return { ...session, metadata: { ...session.metadata }, data: structuredClone(session.data) };
+  return {
+    ...session,
+    authMethods: [...session.authMethods],
+    metadata: { ...session.metadata },
+    data: structuredClone(session.data),
+  };
 }
 
 function copyLink(link: LinkRecord): LinkRecord {
@@ -76,6 +89,9 @@ export class MemoryStore implements SessionStore {
   readonly #nonces = new Map<string, number>();
   readonly #denylist = new Map<string, number>();
   readonly #signingKeys = new Map<string, SigningKeyRecord>();
+  readonly #failures = new MemoryFailureCounters();
+  readonly #securityLog = new MemorySecurityLog();
+  readonly #webhooks = new MemoryWebhookQueue();
 
   constructor() {
     this.events = this.#feed;
@@ -86,7 +102,7 @@ export class MemoryStore implements SessionStore {
   async createUser(user: NewUser): Promise<UserRecord | null> {
     this.#assertOpen();
     if (this.#userIdsByKey.has(user.usernameKey)) return null;
-    const record: UserRecord = { ...user, id: this.#nextUserId++ };
+    const record: UserRecord = { ...user, id: this.#nextUserId++, disabledAt: null };
     this.#users.set(record.id, record);
     this.#userIdsByKey.set(record.usernameKey, record.id);
     return { ...record };
@@ -113,32 +129,62 @@ export class MemoryStore implements SessionStore {
     return [...this.#users.values()].slice(offset, end).map((user) => ({ ...user }));
   }
 
+  async setPasswordHash(userId: number, passwordHash: string): Promise<boolean> {
+    this.#assertOpen();
+    const user = this.#users.get(userId);
+    if (user === undefined) return false;
+    this.#users.set(userId, { ...user, passwordHash });
+    this.#feed.emit([{ kind: "user_updated", userId }]);
+    return true;
+  }
+
+  async disableUser(userId: number, now: number, denyUntil: number): Promise<SessionRecord[] | null> {
+    this.#assertOpen();
+    const user = this.#users.get(userId);
+    if (user === undefined) return null;
+    this.#users.set(userId, { ...user, disabledAt: user.disabledAt ?? now });
+    const events: StoreEvent[] = [];
+    const revoked = this.#revokeUser(userId, "user_disabled", now, denyUntil, null, events);
+    events.push({ kind: "user_updated", userId });
+    this.#feed.emit(events);
+    return revoked.map(copySession);
+  }
+
+  async enableUser(userId: number): Promise<boolean> {
+    this.#assertOpen();
+    const user = this.#users.get(userId);
+    if (user === undefined) return false;
+    this.#users.set(userId, { ...user, disabledAt: null });
+    this.#feed.emit([{ kind: "user_updated", userId }]);
+    return true;
+  }
+
+  async deleteUser(userId: number, now: number, denyUntil: number): Promise<SessionRecord[] | null> {
+    this.#assertOpen();
+    const user = this.#users.get(userId);
+    if (user === undefined) return null;
+    const events: StoreEvent[] = [];
+    const revoked = this.#revokeUser(userId, "user_deleted", now, denyUntil, null, events);
+    // Tombstones keep answering token_revoked, but nothing of what the user stored.
+    for (const session of this.#sessionsOfUser(userId)) this.#putSession({ ...session, data: null });
+    deleteWhere(this.#links, (link) => link.userId === userId);
+    this.#failures.clear(`u:${user.usernameKey}`);
+    this.#users.delete(userId);
+    this.#userIdsByKey.delete(user.usernameKey);
+    events.push({ kind: "user_updated", userId });
+    this.#feed.emit(events);
+    return revoked.map((session) => copySession({ ...session, data: null }));
+  }
+
   // Sessions
 
   async createSession(input: CreateSessionInput): Promise<{ session: SessionRecord; replaced: string[] }> {
     this.#assertOpen();
-    const { session, refreshToken } = input;
-    if (!this.#users.has(session.userId)) throw new Error("createSession: unknown user");
-    if (this.#sessions.has(session.id)) throw new Error("createSession: session id already exists");
-    this.#assertNewRefreshToken(refreshToken.hash);
-
-    const replaced: string[] = [];
+    this.#assertCreatable(input);
     const events: StoreEvent[] = [];
-    if (session.deviceId !== null) {
-      for (const other of this.#sessionsOfUser(session.userId)) {
-        if (other.deviceId === session.deviceId && isLive(other, session.createdAt)) {
-          // The old session's JWTs can live no longer than the session itself.
-          this.#revoke(other, "device_replaced", session.createdAt, other.expiresAt, events);
-          replaced.push(other.id);
-        }
-      }
-    }
-
-    const record = copySession({ ...session, revokedAt: null, revokedReason: null });
-    this.#putSession(record);
-    this.#putRefreshToken({ ...refreshToken, spentAt: null, successorHash: null, sealedSuccessor: null });
+    const created = this.#insertSession(input, events);
     this.#feed.emit(events);
-    return { session: copySession(record), replaced };
+    return created;
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {
@@ -190,7 +236,10 @@ export class MemoryStore implements SessionStore {
       metadata: input.metadata === undefined ? session.metadata : { ...input.metadata },
     };
     this.#putSession(upgraded);
-    this.#feed.emit([{ kind: "denied", entry }]);
+    this.#feed.emit([
+      { kind: "denied", entry },
+      { kind: "session_updated", sessionId: session.id },
+    ]);
     return { kind: "upgraded", session: copySession(upgraded) };
   }
 
@@ -230,6 +279,7 @@ export class MemoryStore implements SessionStore {
     });
     this.#putRefreshToken({
       ...input.successor,
+      expiresAt: Math.min(input.successor.expiresAt, session.maxExpiresAt),
       sessionId: session.id,
       spentAt: null,
       successorHash: null,
@@ -237,7 +287,8 @@ export class MemoryStore implements SessionStore {
     });
     const rotated: SessionRecord = {
       ...session,
-      expiresAt: input.expiresAt,
+      // The absolute cap holds whatever the caller computed.
+      expiresAt: Math.min(input.expiresAt, session.maxExpiresAt),
       // Only an upgraded session has a session token; a jwt session keeps null.
       sessionTokenHash:
         session.tokenType === "session" && input.sessionTokenHash !== null
@@ -245,6 +296,7 @@ export class MemoryStore implements SessionStore {
           : session.sessionTokenHash,
     };
     this.#putSession(rotated);
+    this.#feed.emit([{ kind: "session_updated", sessionId: session.id }]);
     return { kind: "rotated", session: copySession(rotated) };
   }
 
@@ -256,6 +308,7 @@ export class MemoryStore implements SessionStore {
     this.#spendUnspentRefreshTokens(session.id, input.now);
     this.#putRefreshToken({
       ...input.refreshToken,
+      expiresAt: Math.min(input.refreshToken.expiresAt, session.maxExpiresAt),
       sessionId: session.id,
       spentAt: null,
       successorHash: null,
@@ -263,13 +316,14 @@ export class MemoryStore implements SessionStore {
     });
     const reissued: SessionRecord = {
       ...session,
-      expiresAt: input.expiresAt,
+      expiresAt: Math.min(input.expiresAt, session.maxExpiresAt),
       sessionTokenHash:
         session.tokenType === "session" && input.sessionTokenHash !== null
           ? input.sessionTokenHash
           : session.sessionTokenHash,
     };
     this.#putSession(reissued);
+    this.#feed.emit([{ kind: "session_updated", sessionId: session.id }]);
     return copySession(reissued);
   }
 
@@ -283,10 +337,27 @@ export class MemoryStore implements SessionStore {
     return copySession(updated);
   }
 
+  async markAuthenticated(
+    sessionId: string,
+    at: number,
+    methods: readonly string[],
+    now: number,
+  ): Promise<SessionRecord | null> {
+    this.#assertOpen();
+    const session = this.#sessions.get(sessionId);
+    if (session === undefined || !isLive(session, now)) return null;
+    const updated: SessionRecord = { ...session, authenticatedAt: at, authMethods: [...methods] };
+    this.#putSession(updated);
+    this.#feed.emit([{ kind: "session_updated", sessionId }]);
+    return copySession(updated);
+  }
+
   async touchSession(sessionId: string, at: number): Promise<void> {
     this.#assertOpen();
     const session = this.#sessions.get(sessionId);
-    if (session !== undefined && at > session.lastSeenAt) this.#putSession({ ...session, lastSeenAt: at });
+    if (session !== undefined && session.revokedAt === null && at > session.lastSeenAt) {
+      this.#putSession({ ...session, lastSeenAt: at });
+    }
   }
 
   async revokeSessions(
@@ -304,6 +375,21 @@ export class MemoryStore implements SessionStore {
         revoked.push(this.#revoke(session, reason, now, denyUntil, events));
       }
     }
+    this.#feed.emit(events);
+    return revoked.map(copySession);
+  }
+
+  async revokeUserSessions(input: RevokeUserSessionsInput): Promise<SessionRecord[]> {
+    this.#assertOpen();
+    const events: StoreEvent[] = [];
+    const revoked = this.#revokeUser(
+      input.userId,
+      input.reason,
+      input.now,
+      input.denyUntil,
+      input.keepSessionId ?? null,
+      events,
+    );
     this.#feed.emit(events);
     return revoked.map(copySession);
   }
@@ -326,15 +412,22 @@ export class MemoryStore implements SessionStore {
     this.#links.set(link.hash, copyLink({ ...link, consumedAt: null }));
   }
 
-  async consumeLink(hash: string, now: number): Promise<ConsumeLinkOutcome> {
+  async redeemLink(input: RedeemLinkInput): Promise<RedeemLinkOutcome> {
     this.#assertOpen();
-    const link = this.#links.get(hash);
+    const link = this.#links.get(input.hash);
     if (link === undefined) return { kind: "not_found" };
     if (link.consumedAt !== null) return { kind: "used" };
-    if (link.expiresAt <= now) return { kind: "expired" };
-    const consumed: LinkRecord = { ...link, consumedAt: now };
-    this.#links.set(hash, consumed);
-    return { kind: "consumed", link: copyLink(consumed) };
+    if (link.expiresAt <= input.now) return { kind: "expired" };
+    if (input.session.session.userId !== link.userId)
+      throw new Error("redeemLink: the session is not the link's user's");
+    // Every check that can throw runs before the first change, as a transaction would roll back.
+    this.#assertCreatable(input.session);
+    const consumed: LinkRecord = { ...link, consumedAt: input.now };
+    this.#links.set(input.hash, consumed);
+    const events: StoreEvent[] = [];
+    const { session, replaced } = this.#insertSession(input.session, events);
+    this.#feed.emit(events);
+    return { kind: "redeemed", link: copyLink(consumed), session, replaced };
   }
 
   async peekLink(hash: string): Promise<LinkRecord | null> {
@@ -351,6 +444,62 @@ export class MemoryStore implements SessionStore {
     if (existing !== undefined && existing > now) return false;
     this.#nonces.set(key, expiresAt);
     return true;
+  }
+
+  // Throttling
+
+  async recordFailure(key: string, now: number, forgetAfterMs: number): Promise<FailureCount> {
+    this.#assertOpen();
+    return this.#failures.record(key, now, forgetAfterMs);
+  }
+
+  async readFailures(key: string, now: number, forgetAfterMs: number): Promise<FailureCount | null> {
+    this.#assertOpen();
+    return this.#failures.read(key, now, forgetAfterMs);
+  }
+
+  async clearFailures(key: string): Promise<void> {
+    this.#assertOpen();
+    this.#failures.clear(key);
+  }
+
+  // Security log
+
+  async appendSecurityEvent(event: SecurityEventRecord): Promise<void> {
+    this.#assertOpen();
+    this.#securityLog.append(event);
+  }
+
+  async listSecurityEvents(query: SecurityEventQuery): Promise<SecurityEventRecord[]> {
+    this.#assertOpen();
+    return this.#securityLog.list(query);
+  }
+
+  async pruneSecurityEvents(before: number, limit: number): Promise<number> {
+    this.#assertOpen();
+    return this.#securityLog.prune(before, limit);
+  }
+
+  // Webhook queue
+
+  async enqueueWebhooks(deliveries: readonly NewWebhookDelivery[]): Promise<void> {
+    this.#assertOpen();
+    this.#webhooks.enqueue(deliveries);
+  }
+
+  async claimWebhooks(now: number, limit: number, leaseMs: number): Promise<WebhookDelivery[]> {
+    this.#assertOpen();
+    return this.#webhooks.claim(now, limit, leaseMs);
+  }
+
+  async completeWebhook(id: string): Promise<void> {
+    this.#assertOpen();
+    this.#webhooks.complete(id);
+  }
+
+  async retryWebhook(id: string, nextAttemptAt: number): Promise<void> {
+    this.#assertOpen();
+    this.#webhooks.retry(id, nextAttemptAt);
   }
 
   // Signing keys
@@ -400,6 +549,7 @@ export class MemoryStore implements SessionStore {
     removed += deleteWhere(this.#links, (link) => link.expiresAt <= cutoff);
     removed += deleteWhere(this.#nonces, (expiresAt) => expiresAt <= now);
     removed += deleteWhere(this.#denylist, (expiresAt) => expiresAt <= now);
+    removed += this.#failures.purge(cutoff);
     return removed;
   }
 
@@ -420,6 +570,62 @@ export class MemoryStore implements SessionStore {
   #copyUser(id: number): UserRecord | null {
     const user = this.#users.get(id);
     return user === undefined ? null : { ...user };
+  }
+
+  /** Throws, before anything changes, when `input` cannot be inserted. */
+  #assertCreatable(input: CreateSessionInput): void {
+    if (!this.#users.has(input.session.userId)) throw new Error("createSession: unknown user");
+    if (this.#sessions.has(input.session.id)) throw new Error("createSession: session id already exists");
+    this.#assertNewRefreshToken(input.refreshToken.hash);
+  }
+
+  /** Inserts a checked session, replacing the live sessions of its device. */
+  #insertSession(
+    input: CreateSessionInput,
+    events: StoreEvent[],
+  ): { session: SessionRecord; replaced: string[] } {
+    const { session, refreshToken } = input;
+    const replaced: string[] = [];
+    if (session.deviceId !== null) {
+      for (const other of this.#sessionsOfUser(session.userId)) {
+        if (other.deviceId === session.deviceId && isLive(other, session.createdAt)) {
+          // The old session's JWTs can live no longer than the session itself.
+          this.#revoke(other, "device_replaced", session.createdAt, other.expiresAt, events);
+          replaced.push(other.id);
+        }
+      }
+    }
+    const record = copySession({
+      ...session,
+      expiresAt: Math.min(session.expiresAt, session.maxExpiresAt),
+      revokedAt: null,
+      revokedReason: null,
+    });
+    this.#putSession(record);
+    this.#putRefreshToken({
+      ...refreshToken,
+      expiresAt: Math.min(refreshToken.expiresAt, session.maxExpiresAt),
+      spentAt: null,
+      successorHash: null,
+      sealedSuccessor: null,
+    });
+    return { session: copySession(record), replaced };
+  }
+
+  /** Revokes every session of the user live at `now`, but `keepSessionId`. */
+  #revokeUser(
+    userId: number,
+    reason: string,
+    now: number,
+    denyUntil: number,
+    keepSessionId: string | null,
+    events: StoreEvent[],
+  ): SessionRecord[] {
+    return newestFirst(
+      this.#sessionsOfUser(userId)
+        .filter((session) => session.id !== keepSessionId && isLive(session, now))
+        .map((session) => this.#revoke(session, reason, now, denyUntil, events)),
+    );
   }
 
   #sessionsOfUser(userId: number): SessionRecord[] {

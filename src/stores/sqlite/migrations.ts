@@ -109,14 +109,108 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_by_time ON events (at);
     `,
   },
+  {
+    version: 2,
+    name: "store interface v2: accounts, session freshness, shared counters, security log, webhooks",
+    sql: `
+      ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+
+      -- Rebuilt rather than altered: a deleted user's sessions must stay as tombstones (so
+      -- their tokens answer token_revoked), which the old ON DELETE CASCADE to users forbids.
+      -- Existing sessions get the default absolute lifetime from their login (never shorter
+      -- than their current expiry), their login as last authentication, by password.
+      CREATE TABLE sessions_v2 (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        device_id TEXT,
+        device_name TEXT,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        max_expires_at INTEGER NOT NULL,
+        authenticated_at INTEGER NOT NULL,
+        auth_methods TEXT NOT NULL CHECK (json_valid(auth_methods)),
+        token_type TEXT NOT NULL CHECK (token_type IN ('jwt', 'session')),
+        user_agent TEXT,
+        ip_address TEXT,
+        data TEXT NOT NULL CHECK (json_valid(data)),
+        session_token_hash TEXT,
+        revoked_at INTEGER,
+        revoked_reason TEXT
+      );
+      INSERT INTO sessions_v2 (id, user_id, device_id, device_name, created_at, last_seen_at, expires_at,
+          max_expires_at, authenticated_at, auth_methods, token_type, user_agent, ip_address, data,
+          session_token_hash, revoked_at, revoked_reason)
+        SELECT id, user_id, device_id, NULL, created_at, last_seen_at, expires_at,
+          max(expires_at, created_at + 2592000000), created_at, '["pwd"]', token_type, user_agent,
+          ip_address, data, session_token_hash, revoked_at, revoked_reason
+        FROM sessions;
+      DROP TABLE sessions;
+      ALTER TABLE sessions_v2 RENAME TO sessions;
+      CREATE INDEX sessions_by_token_hash ON sessions (session_token_hash) WHERE session_token_hash IS NOT NULL;
+      CREATE INDEX sessions_by_user ON sessions (user_id, created_at);
+      CREATE INDEX sessions_live_by_device ON sessions (user_id, device_id)
+        WHERE device_id IS NOT NULL AND revoked_at IS NULL;
+      CREATE INDEX sessions_by_created ON sessions (created_at);
+
+      CREATE TABLE failure_counters (
+        key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_failure_at INTEGER NOT NULL
+      );
+      CREATE INDEX failure_counters_by_time ON failure_counters (last_failure_at);
+
+      -- No foreign keys: the log is the audit trail and outlives users and sessions.
+      CREATE TABLE security_events (
+        id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        user_id INTEGER,
+        username_key TEXT,
+        session_id TEXT,
+        surface TEXT,
+        ip_address TEXT,
+        user_agent TEXT,
+        detail TEXT NOT NULL CHECK (json_valid(detail))
+      );
+      CREATE INDEX security_events_by_user ON security_events (user_id, id) WHERE user_id IS NOT NULL;
+      CREATE INDEX security_events_by_time ON security_events (at);
+
+      CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (event_id, endpoint)
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, created_at);
+    `,
+  },
 ];
 
 /**
  * Brings the database up to the latest schema and returns how many migrations it applied.
  * Runs in one immediate transaction, so two processes opening a new file at once do not
  * both apply the same migration.
+ *
+ * Foreign keys are off while it runs (SQLite's procedure for rebuilding a table: dropping
+ * the old one must not cascade into the tables that point at it) and checked before commit.
  */
 export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number {
+  const enforced = db.pragma("foreign_keys", { simple: true }) === 1;
+  // The pragma is a no-op inside a transaction, so it is switched out here.
+  db.pragma("foreign_keys = OFF");
+  try {
+    return applyMigrations(db, migrations);
+  } finally {
+    if (enforced) db.pragma("foreign_keys = ON");
+  }
+}
+
+function applyMigrations(db: Database.Database, migrations: readonly Migration[]): number {
   const apply = db.transaction((): number => {
     db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version INTEGER PRIMARY KEY,
@@ -142,6 +236,9 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
       db.exec(migration.sql);
       record.run(migration.version, migration.name, Date.now());
       applied += 1;
+    }
+    if (applied > 0 && db.prepare("PRAGMA foreign_key_check").all().length > 0) {
+      throw new Error("the migrated database fails its foreign key check");
     }
     return applied;
   });

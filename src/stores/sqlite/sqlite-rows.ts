@@ -7,11 +7,13 @@
 import type {
   JsonValue,
   LinkRecord,
+  SecurityEventRecord,
   SessionRecord,
   SessionTokenType,
   SigningKeyRecord,
   StoreEvent,
   UserRecord,
+  WebhookDelivery,
 } from "../session-store.js";
 
 export interface UserRow {
@@ -21,15 +23,21 @@ export interface UserRow {
   readonly username_key: string;
   readonly password_hash: string | null;
   readonly created_at: number;
+  readonly disabled_at: number | null;
 }
 
 export interface SessionRow {
   readonly id: string;
   readonly user_id: number;
   readonly device_id: string | null;
+  readonly device_name: string | null;
   readonly created_at: number;
   readonly last_seen_at: number;
   readonly expires_at: number;
+  readonly max_expires_at: number;
+  readonly authenticated_at: number;
+  /** JSON text: an array of strings. */
+  readonly auth_methods: string;
   readonly token_type: SessionTokenType;
   readonly user_agent: string | null;
   readonly ip_address: string | null;
@@ -74,6 +82,30 @@ export interface KeyRow {
   readonly retired_at: number | null;
 }
 
+export interface SecurityEventRow {
+  readonly id: string;
+  readonly at: number;
+  readonly kind: string;
+  readonly user_id: number | null;
+  readonly username_key: string | null;
+  readonly session_id: string | null;
+  readonly surface: string | null;
+  readonly ip_address: string | null;
+  readonly user_agent: string | null;
+  /** JSON text. */
+  readonly detail: string;
+}
+
+export interface WebhookRow {
+  readonly id: string;
+  readonly event_id: string;
+  readonly endpoint: string;
+  readonly payload: string;
+  readonly attempts: number;
+  readonly next_attempt_at: number;
+  readonly created_at: number;
+}
+
 export interface EventRow {
   readonly seq: number;
   readonly kind: string;
@@ -89,6 +121,7 @@ export function userFromRow(row: UserRow): UserRecord {
     usernameKey: row.username_key,
     passwordHash: row.password_hash,
     createdAt: row.created_at,
+    disabledAt: row.disabled_at,
   };
 }
 
@@ -97,9 +130,13 @@ export function sessionFromRow(row: SessionRow): SessionRecord {
     id: row.id,
     userId: row.user_id,
     deviceId: row.device_id,
+    deviceName: row.device_name,
     createdAt: row.created_at,
     lastSeenAt: row.last_seen_at,
     expiresAt: row.expires_at,
+    maxExpiresAt: row.max_expires_at,
+    authenticatedAt: row.authenticated_at,
+    authMethods: parseJson(row.auth_methods) as string[],
     tokenType: row.token_type,
     metadata: { userAgent: row.user_agent, ipAddress: row.ip_address },
     data: parseJson(row.data),
@@ -114,9 +151,13 @@ export function sessionToRow(session: SessionRecord): SessionRow {
     id: session.id,
     user_id: session.userId,
     device_id: session.deviceId,
+    device_name: session.deviceName,
     created_at: session.createdAt,
     last_seen_at: session.lastSeenAt,
     expires_at: session.expiresAt,
+    max_expires_at: session.maxExpiresAt,
+    authenticated_at: session.authenticatedAt,
+    auth_methods: JSON.stringify(session.authMethods),
     token_type: session.tokenType,
     user_agent: session.metadata.userAgent,
     ip_address: session.metadata.ipAddress,
@@ -170,6 +211,48 @@ export function keyFromRow(row: KeyRow): SigningKeyRecord {
   };
 }
 
+export function securityEventFromRow(row: SecurityEventRow): SecurityEventRecord {
+  return {
+    id: row.id,
+    at: row.at,
+    kind: row.kind,
+    userId: row.user_id,
+    usernameKey: row.username_key,
+    sessionId: row.session_id,
+    surface: row.surface,
+    ipAddress: row.ip_address,
+    userAgent: row.user_agent,
+    detail: parseJson(row.detail),
+  };
+}
+
+export function securityEventToRow(event: SecurityEventRecord): SecurityEventRow {
+  return {
+    id: event.id,
+    at: event.at,
+    kind: event.kind,
+    user_id: event.userId,
+    username_key: event.usernameKey,
+    session_id: event.sessionId,
+    surface: event.surface,
+    ip_address: event.ipAddress,
+    user_agent: event.userAgent,
+    detail: JSON.stringify(event.detail),
+  };
+}
+
+export function webhookFromRow(row: WebhookRow): WebhookDelivery {
+  return {
+    id: row.id,
+    eventId: row.event_id,
+    endpoint: row.endpoint,
+    payload: row.payload,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    createdAt: row.created_at,
+  };
+}
+
 export function eventToRow(event: StoreEvent): Omit<EventRow, "seq"> {
   const { kind, ...payload } = event;
   return { kind, payload: JSON.stringify(payload) };
@@ -203,8 +286,23 @@ export function eventFromRow(row: EventRow): StoreEvent | null {
         ? { kind: "denied", entry: { id: e.id, expiresAt: e.expiresAt } }
         : null;
     }
+    case "user_sessions_revoked":
+      return typeof p.userId === "number" &&
+        typeof p.reason === "string" &&
+        (typeof p.keepSessionId === "string" || p.keepSessionId === null)
+        ? {
+            kind: "user_sessions_revoked",
+            userId: p.userId,
+            reason: p.reason,
+            keepSessionId: p.keepSessionId,
+          }
+        : null;
+    case "user_updated":
+      return typeof p.userId === "number" ? { kind: "user_updated", userId: p.userId } : null;
     case "keys_changed":
       return { kind: "keys_changed" };
+    case "reset":
+      return { kind: "reset" };
     default:
       return null;
   }

@@ -5,8 +5,17 @@
  */
 
 import type Database from "better-sqlite3";
-import type { NewRefreshToken, NewUser, SigningKeyRecord } from "../session-store.js";
-import type { EventRow, KeyRow, LinkRow, RefreshTokenRow, SessionRow, UserRow } from "./sqlite-rows.js";
+import type { NewRefreshToken, NewUser, NewWebhookDelivery, SigningKeyRecord } from "../session-store.js";
+import type {
+  EventRow,
+  KeyRow,
+  LinkRow,
+  RefreshTokenRow,
+  SecurityEventRow,
+  SessionRow,
+  UserRow,
+  WebhookRow,
+} from "./sqlite-rows.js";
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
@@ -32,18 +41,31 @@ export function prepareStatements(db: Database.Database) {
     userById: prepare<[number], UserRow>("SELECT * FROM users WHERE id = ?"),
     userByKey: prepare<[string], UserRow>("SELECT * FROM users WHERE username_key = ?"),
     listUsers: prepare<[number, number], UserRow>("SELECT * FROM users ORDER BY id LIMIT ? OFFSET ?"),
+    setPasswordHash: prepare<[string, number]>("UPDATE users SET password_hash = ? WHERE id = ?"),
+    disableUser: prepare<[number, number]>(
+      "UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ?",
+    ),
+    enableUser: prepare<[number]>("UPDATE users SET disabled_at = NULL WHERE id = ?"),
+    deleteUser: prepare<[number]>("DELETE FROM users WHERE id = ?"),
+    clearUserSessionData: prepare<[number]>("UPDATE sessions SET data = 'null' WHERE user_id = ?"),
 
     insertSession: prepare<[SessionRow]>(
-      `INSERT INTO sessions (id, user_id, device_id, created_at, last_seen_at, expires_at, token_type,
-         user_agent, ip_address, data, session_token_hash, revoked_at, revoked_reason)
-       VALUES (@id, @user_id, @device_id, @created_at, @last_seen_at, @expires_at, @token_type,
-         @user_agent, @ip_address, @data, @session_token_hash, @revoked_at, @revoked_reason)`,
+      `INSERT INTO sessions (id, user_id, device_id, device_name, created_at, last_seen_at, expires_at,
+         max_expires_at, authenticated_at, auth_methods, token_type, user_agent, ip_address, data,
+         session_token_hash, revoked_at, revoked_reason)
+       VALUES (@id, @user_id, @device_id, @device_name, @created_at, @last_seen_at, @expires_at,
+         @max_expires_at, @authenticated_at, @auth_methods, @token_type, @user_agent, @ip_address, @data,
+         @session_token_hash, @revoked_at, @revoked_reason)`,
     ),
     sessionById: prepare<[string], SessionRow>("SELECT * FROM sessions WHERE id = ?"),
     sessionByTokenHash: prepare<[string], SessionRow>("SELECT * FROM sessions WHERE session_token_hash = ?"),
     liveSessionsOfDevice: prepare<[number, string, number], SessionRow>(
       `SELECT * FROM sessions
        WHERE user_id = ? AND device_id = ? AND revoked_at IS NULL AND expires_at > ?`,
+    ),
+    liveSessionsOfUserBut: prepare<[number, number, string | null], SessionRow>(
+      `SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
+         AND id IS NOT ? ORDER BY created_at DESC, id`,
     ),
     liveSessionsOfUser: prepare<[number, number], SessionRow>(
       `SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
@@ -62,14 +84,20 @@ export function prepareStatements(db: Database.Database) {
     setSessionMetadata: prepare<[string | null, string | null, string]>(
       "UPDATE sessions SET user_agent = ?, ip_address = ? WHERE id = ?",
     ),
+    // The absolute cap is applied here as well as by the engine (defence in depth).
     extendSession: prepare<[number, string | null, string]>(
-      "UPDATE sessions SET expires_at = ?, session_token_hash = coalesce(?, session_token_hash) WHERE id = ?",
+      `UPDATE sessions SET expires_at = min(?, max_expires_at),
+         session_token_hash = coalesce(?, session_token_hash) WHERE id = ?`,
+    ),
+    markAuthenticated: prepare<[number, string, string, number]>(
+      `UPDATE sessions SET authenticated_at = ?, auth_methods = ?
+       WHERE id = ? AND revoked_at IS NULL AND expires_at > ?`,
     ),
     updateSessionData: prepare<[string, string, number]>(
       "UPDATE sessions SET data = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?",
     ),
     touchSession: prepare<[number, string, number]>(
-      "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?",
+      "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ? AND revoked_at IS NULL",
     ),
 
     insertRefreshToken: prepare<[NewRefreshToken]>(
@@ -106,12 +134,77 @@ export function prepareStatements(db: Database.Database) {
     consumeLink: prepare<[number, string, number]>(
       "UPDATE links SET consumed_at = ? WHERE hash = ? AND consumed_at IS NULL AND expires_at > ?",
     ),
+    deleteUserLinks: prepare<[number]>("DELETE FROM links WHERE user_id = ?"),
 
     // Inserts a new nonce, or takes over an expired one; changes = 0 means it was seen.
     rememberNonce: prepare<[string, number, number]>(
       `INSERT INTO nonces (key, expires_at) VALUES (?, ?)
        ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?`,
     ),
+
+    // Starts again from one when the last failure is older than the window (the third bind).
+    recordFailure: prepare<
+      [{ key: string; now: number; forgetAfterMs: number }],
+      { failures: number; last_failure_at: number }
+    >(
+      `INSERT INTO failure_counters (key, failures, last_failure_at) VALUES (@key, 1, @now)
+       ON CONFLICT (key) DO UPDATE SET
+         failures = CASE WHEN @now - last_failure_at > @forgetAfterMs THEN 1 ELSE failures + 1 END,
+         last_failure_at = @now
+       RETURNING failures, last_failure_at`,
+    ),
+    failures: prepare<[string], { failures: number; last_failure_at: number }>(
+      "SELECT failures, last_failure_at FROM failure_counters WHERE key = ?",
+    ),
+    clearFailures: prepare<[string]>("DELETE FROM failure_counters WHERE key = ?"),
+
+    insertSecurityEvent: prepare<[SecurityEventRow]>(
+      `INSERT INTO security_events (id, at, kind, user_id, username_key, session_id, surface,
+         ip_address, user_agent, detail)
+       VALUES (@id, @at, @kind, @user_id, @username_key, @session_id, @surface, @ip_address,
+         @user_agent, @detail)`,
+    ),
+    // Optional filters are bound as null; kinds as a JSON array.
+    securityEvents: prepare<
+      [
+        {
+          userId: number | null;
+          kinds: string | null;
+          since: number | null;
+          until: number | null;
+          beforeId: string | null;
+          limit: number;
+        },
+      ],
+      SecurityEventRow
+    >(
+      `SELECT * FROM security_events
+       WHERE (@userId IS NULL OR user_id = @userId)
+         AND (@kinds IS NULL OR kind IN (SELECT value FROM json_each(@kinds)))
+         AND (@since IS NULL OR at >= @since)
+         AND (@until IS NULL OR at < @until)
+         AND (@beforeId IS NULL OR id < @beforeId)
+       ORDER BY id DESC LIMIT @limit`,
+    ),
+    pruneSecurityEvents: prepare<[number, number]>(
+      `DELETE FROM security_events WHERE id IN
+         (SELECT id FROM security_events WHERE at < ? ORDER BY at LIMIT ?)`,
+    ),
+
+    enqueueWebhook: prepare<[NewWebhookDelivery]>(
+      `INSERT INTO webhook_deliveries (id, event_id, endpoint, payload, attempts, next_attempt_at, created_at)
+       VALUES (@id, @eventId, @endpoint, @payload, 0, @nextAttemptAt, @createdAt)
+       ON CONFLICT (event_id, endpoint) DO NOTHING`,
+    ),
+    // RETURNING gives no order; the store sorts the claimed rows.
+    claimWebhooks: prepare<[{ now: number; limit: number; leaseMs: number }], WebhookRow>(
+      `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = @now + @leaseMs
+       WHERE id IN (SELECT id FROM webhook_deliveries WHERE next_attempt_at <= @now
+         ORDER BY next_attempt_at, created_at, id LIMIT @limit)
+       RETURNING *`,
+    ),
+    completeWebhook: prepare<[string]>("DELETE FROM webhook_deliveries WHERE id = ?"),
+    retryWebhook: prepare<[number, string]>("UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ?"),
 
     signingKeys: prepare<[], KeyRow>("SELECT * FROM signing_keys ORDER BY created_at, kid"),
     saveSigningKey: prepare<[SigningKeyRecord]>(
@@ -134,6 +227,7 @@ export function prepareStatements(db: Database.Database) {
     purgeLinks: prepare<[number]>("DELETE FROM links WHERE expires_at <= ?"),
     purgeNonces: prepare<[number]>("DELETE FROM nonces WHERE expires_at <= ?"),
     purgeDenylist: prepare<[number]>("DELETE FROM denylist WHERE expires_at <= ?"),
+    purgeFailures: prepare<[number]>("DELETE FROM failure_counters WHERE last_failure_at <= ?"),
     purgeEvents: prepare<[number]>("DELETE FROM events WHERE at < ?"),
 
     insertEvent: prepare<[number, string, string]>("INSERT INTO events (at, kind, payload) VALUES (?, ?, ?)"),

@@ -53,22 +53,27 @@ describe("SqliteStore on a shared file", () => {
     });
     if (user === null) throw new Error("could not create a user");
     const id = crypto.randomUUID();
+    const refreshHash = crypto.randomUUID();
     await store.createSession({
       session: {
         id,
         userId: user.id,
         deviceId: null,
+        deviceName: null,
         createdAt: now,
         lastSeenAt: now,
         expiresAt: now + 60_000,
+        maxExpiresAt: now + 120_000,
+        authenticatedAt: now,
+        authMethods: ["pwd"],
         tokenType: "jwt",
         metadata: { userAgent: null, ipAddress: null },
         data: null,
         sessionTokenHash: null,
       },
-      refreshToken: { hash: crypto.randomUUID(), sessionId: id, createdAt: now, expiresAt: now + 60_000 },
+      refreshToken: { hash: refreshHash, sessionId: id, createdAt: now, expiresAt: now + 60_000 },
     });
-    return { user, sessionId: id, now };
+    return { user, sessionId: id, now, refreshHash };
   }
 
   async function eventually(check: () => boolean): Promise<boolean> {
@@ -155,7 +160,7 @@ describe("SqliteStore on a shared file", () => {
     ).toEqual([marker.sessionId]);
   });
 
-  it("of concurrent consumers on two stores sharing a file exactly one consumes a link", async () => {
+  it("of concurrent redeemers on two stores sharing a file exactly one redeems a link and gets a session", async () => {
     const path = join(tempDir(), "tessera.db");
     const a = openStore(path);
     const b = openStore(path);
@@ -174,10 +179,131 @@ describe("SqliteStore on a shared file", () => {
       expiresAt: now + 60_000,
     });
     const outcomes = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).consumeLink(hash, now)),
+      Array.from({ length: 20 }, (_, i) => {
+        const id = crypto.randomUUID();
+        return (i % 2 ? a : b).redeemLink({
+          hash,
+          now,
+          session: {
+            session: {
+              id,
+              userId: user.id,
+              deviceId: null,
+              deviceName: null,
+              createdAt: now,
+              lastSeenAt: now,
+              expiresAt: now + 60_000,
+              maxExpiresAt: now + 60_000,
+              authenticatedAt: now,
+              authMethods: ["link"],
+              tokenType: "session",
+              metadata: { userAgent: null, ipAddress: null },
+              data: null,
+              sessionTokenHash: crypto.randomUUID(),
+            },
+            refreshToken: {
+              hash: crypto.randomUUID(),
+              sessionId: id,
+              createdAt: now,
+              expiresAt: now + 60_000,
+            },
+          },
+        });
+      }),
     );
-    expect(outcomes.filter((o) => o.kind === "consumed")).toHaveLength(1);
+    expect(outcomes.filter((o) => o.kind === "redeemed")).toHaveLength(1);
     expect(outcomes.filter((o) => o.kind === "used")).toHaveLength(19);
+    // The seeded session and the one redemption's.
+    expect(await b.listSessions(user.id, now)).toHaveLength(2);
+  });
+
+  it("a second store hears session_updated when the first rotates or reissues, so it drops its cached copy", async () => {
+    const path = join(tempDir(), "tessera.db");
+    const server = openStore(path);
+    const other = openStore(path);
+    const { sessionId, now, refreshHash } = await seed(other);
+    const heard: StoreEvent[] = [];
+    server.events.subscribe((event) => heard.push(event));
+    const updates = () =>
+      heard.filter((e) => e.kind === "session_updated" && e.sessionId === sessionId).length;
+
+    const rotated = await other.rotateRefreshToken({
+      oldHash: refreshHash,
+      successor: { hash: crypto.randomUUID(), createdAt: now, expiresAt: now + 60_000 },
+      sealedSuccessor: "sealed",
+      sessionTokenHash: null,
+      expiresAt: now + 60_000,
+      now,
+    });
+    expect(rotated.kind).toBe("rotated");
+    expect(await eventually(() => updates() === 1)).toBe(true);
+
+    await other.reissueSession({
+      sessionId,
+      refreshToken: { hash: crypto.randomUUID(), createdAt: now, expiresAt: now + 60_000 },
+      sessionTokenHash: null,
+      expiresAt: now + 60_000,
+      now,
+    });
+    expect(await eventually(() => updates() === 2)).toBe(true);
+  });
+
+  it("a version-1 database migrates: sessions get a cap, a login time and password as their method", async () => {
+    const path = join(tempDir(), "tessera.db");
+    const raw = new Database(path);
+    raw.pragma("journal_mode = WAL");
+    raw.pragma("foreign_keys = ON");
+    migrate(raw, MIGRATIONS.slice(0, 1));
+    const created = 1_700_000_000_000;
+    const day = 24 * 3600 * 1000;
+    raw
+      .prepare(
+        "INSERT INTO users (uuid, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+      )
+      .run("u-1", "Ada", "ada", null, created);
+    const insertSession = raw.prepare(
+      `INSERT INTO sessions (id, user_id, device_id, created_at, last_seen_at, expires_at, token_type,
+         user_agent, ip_address, data, session_token_hash) VALUES (?, 1, 'phone', ?, ?, ?, 'jwt', 'ua', 'ip', ?, NULL)`,
+    );
+    insertSession.run("short", created, created, created + 14 * day, '{"n":1}');
+    insertSession.run("long", created, created, created + 40 * day, "null");
+    raw
+      .prepare("INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+      .run("rt", "short", created, created + 14 * day);
+    raw.close();
+
+    const store = openStore(path);
+    expect(await store.findUserById(1)).toMatchObject({ username: "Ada", disabledAt: null });
+    expect(await store.getSession("short")).toMatchObject({
+      deviceId: "phone",
+      deviceName: null,
+      expiresAt: created + 14 * day,
+      maxExpiresAt: created + 30 * day,
+      authenticatedAt: created,
+      authMethods: ["pwd"],
+      data: { n: 1 },
+    });
+    expect((await store.getSession("long"))?.maxExpiresAt).toBe(created + 40 * day);
+    const rotated = await store.rotateRefreshToken({
+      oldHash: "rt",
+      successor: { hash: "rt2", createdAt: created + 1, expiresAt: created + 60 * day },
+      sealedSuccessor: "sealed",
+      sessionTokenHash: null,
+      expiresAt: created + 60 * day,
+      now: created + 1,
+    });
+    expect(rotated.kind === "rotated" && rotated.session.expiresAt).toBe(created + 30 * day);
+
+    const check = new Database(path);
+    try {
+      const references = check.prepare("PRAGMA foreign_key_list(refresh_tokens)").all() as {
+        table: string;
+      }[];
+      expect(references.map((r) => r.table)).toEqual(["sessions"]);
+      expect(check.prepare("PRAGMA foreign_key_check").all()).toEqual([]);
+    } finally {
+      check.close();
+    }
   });
 
   it("migrations are applied once and reopening applies none", async () => {

@@ -13,16 +13,22 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type {
-  ConsumeLinkOutcome,
   CreateSessionInput,
   DenylistEntry,
+  FailureCount,
   JsonValue,
   LinkRecord,
   NewLink,
   NewUser,
+  NewWebhookDelivery,
+  RedeemLinkInput,
+  RedeemLinkOutcome,
   ReissueSessionInput,
+  RevokeUserSessionsInput,
   RotateOutcome,
   RotateRefreshInput,
+  SecurityEventQuery,
+  SecurityEventRecord,
   SessionRecord,
   SessionStore,
   SigningKeyRecord,
@@ -31,6 +37,7 @@ import type {
   UpgradeOutcome,
   UpgradeSessionInput,
   UserRecord,
+  WebhookDelivery,
 } from "../session-store.js";
 import { RETENTION_MS } from "../session-store.js";
 import { migrate } from "./migrations.js";
@@ -40,9 +47,12 @@ import {
   keyFromRow,
   linkFromRow,
   linkToRow,
+  securityEventFromRow,
+  securityEventToRow,
   sessionFromRow,
   sessionToRow,
   userFromRow,
+  webhookFromRow,
 } from "./sqlite-rows.js";
 import { prepareStatements, type Statements } from "./sqlite-statements.js";
 
@@ -117,7 +127,7 @@ export class SqliteStore implements SessionStore {
   async createUser(user: NewUser): Promise<UserRecord | null> {
     this.#assertOpen();
     const inserted = this.#stmt.insertUser.get(user);
-    return inserted === undefined ? null : { ...user, id: inserted.id };
+    return inserted === undefined ? null : { ...user, id: inserted.id, disabledAt: null };
   }
 
   async findUserByUsernameKey(usernameKey: string): Promise<UserRecord | null> {
@@ -137,35 +147,55 @@ export class SqliteStore implements SessionStore {
     return this.#stmt.listUsers.all(options.limit ?? -1, options.offset ?? 0).map(userFromRow);
   }
 
+  async setPasswordHash(userId: number, passwordHash: string): Promise<boolean> {
+    this.#assertOpen();
+    return this.#write((pending) => {
+      if (this.#stmt.setPasswordHash.run(passwordHash, userId).changes === 0) return false;
+      this.#record({ kind: "user_updated", userId }, pending);
+      return true;
+    });
+  }
+
+  async disableUser(userId: number, now: number, denyUntil: number): Promise<SessionRecord[] | null> {
+    this.#assertOpen();
+    return this.#write((pending) => {
+      if (this.#stmt.disableUser.run(now, userId).changes === 0) return null;
+      const revoked = this.#revokeUser(userId, "user_disabled", now, denyUntil, null, pending);
+      this.#record({ kind: "user_updated", userId }, pending);
+      return revoked;
+    });
+  }
+
+  async enableUser(userId: number): Promise<boolean> {
+    this.#assertOpen();
+    return this.#write((pending) => {
+      if (this.#stmt.enableUser.run(userId).changes === 0) return false;
+      this.#record({ kind: "user_updated", userId }, pending);
+      return true;
+    });
+  }
+
+  async deleteUser(userId: number, now: number, denyUntil: number): Promise<SessionRecord[] | null> {
+    this.#assertOpen();
+    return this.#write((pending) => {
+      const user = this.#stmt.userById.get(userId);
+      if (user === undefined) return null;
+      const revoked = this.#revokeUser(userId, "user_deleted", now, denyUntil, null, pending);
+      // Tombstones keep answering token_revoked, but nothing of what the user stored.
+      this.#stmt.clearUserSessionData.run(userId);
+      this.#stmt.deleteUserLinks.run(userId);
+      this.#stmt.clearFailures.run(`u:${user.username_key}`);
+      this.#stmt.deleteUser.run(userId);
+      this.#record({ kind: "user_updated", userId }, pending);
+      return revoked.map((session) => ({ ...session, data: null }));
+    });
+  }
+
   // Sessions
 
   async createSession(input: CreateSessionInput): Promise<{ session: SessionRecord; replaced: string[] }> {
     this.#assertOpen();
-    const { session, refreshToken } = input;
-    return this.#write((pending) => {
-      const replaced: string[] = [];
-      if (session.deviceId !== null) {
-        for (const other of this.#stmt.liveSessionsOfDevice.all(
-          session.userId,
-          session.deviceId,
-          session.createdAt,
-        )) {
-          // The old session's JWTs can live no longer than the session itself.
-          this.#revoke(
-            sessionFromRow(other),
-            "device_replaced",
-            session.createdAt,
-            other.expires_at,
-            pending,
-          );
-          replaced.push(other.id);
-        }
-      }
-      const record: SessionRecord = { ...session, revokedAt: null, revokedReason: null };
-      this.#stmt.insertSession.run(sessionToRow(record));
-      this.#stmt.insertRefreshToken.run(refreshToken);
-      return { session: record, replaced };
-    });
+    return this.#write((pending) => this.#insertSession(input, pending));
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {
@@ -206,13 +236,14 @@ export class SqliteStore implements SessionStore {
       // The JWT-era refresh tokens are superseded, not rotated: no successor to hand back.
       this.#stmt.spendSessionRefreshTokens.run(input.now, row.id);
       this.#stmt.insertRefreshToken.run(input.refreshToken);
+      this.#record({ kind: "session_updated", sessionId: row.id }, pending);
       return { kind: "upgraded", session: this.#sessionNow(row.id) };
     });
   }
 
   async rotateRefreshToken(input: RotateRefreshInput): Promise<RotateOutcome> {
     this.#assertOpen();
-    return this.#write((): RotateOutcome => {
+    return this.#write((pending): RotateOutcome => {
       const token = this.#stmt.refreshToken.get(input.oldHash);
       const row = token === undefined ? undefined : this.#stmt.sessionById.get(token.session_id);
       if (token === undefined || row === undefined) return { kind: "not_found" };
@@ -239,23 +270,33 @@ export class SqliteStore implements SessionStore {
         return { kind: "expired", session };
 
       this.#stmt.spendRefreshToken.run(input.now, input.successor.hash, input.sealedSuccessor, token.hash);
-      this.#stmt.insertRefreshToken.run({ ...input.successor, sessionId: session.id });
+      this.#stmt.insertRefreshToken.run({
+        ...input.successor,
+        expiresAt: Math.min(input.successor.expiresAt, session.maxExpiresAt),
+        sessionId: session.id,
+      });
       // Only an upgraded session has a session token; a jwt session keeps null.
       const tokenHash = session.tokenType === "session" ? input.sessionTokenHash : null;
       this.#stmt.extendSession.run(input.expiresAt, tokenHash, session.id);
+      this.#record({ kind: "session_updated", sessionId: session.id }, pending);
       return { kind: "rotated", session: this.#sessionNow(session.id) };
     });
   }
 
   async reissueSession(input: ReissueSessionInput): Promise<SessionRecord | null> {
     this.#assertOpen();
-    return this.#write((): SessionRecord | null => {
+    return this.#write((pending): SessionRecord | null => {
       const row = this.#stmt.sessionById.get(input.sessionId);
       if (row === undefined || row.revoked_at !== null || row.expires_at <= input.now) return null;
       this.#stmt.spendSessionRefreshTokens.run(input.now, row.id);
-      this.#stmt.insertRefreshToken.run({ ...input.refreshToken, sessionId: row.id });
+      this.#stmt.insertRefreshToken.run({
+        ...input.refreshToken,
+        expiresAt: Math.min(input.refreshToken.expiresAt, row.max_expires_at),
+        sessionId: row.id,
+      });
       const tokenHash = row.token_type === "session" ? input.sessionTokenHash : null;
       this.#stmt.extendSession.run(input.expiresAt, tokenHash, row.id);
+      this.#record({ kind: "session_updated", sessionId: row.id }, pending);
       return this.#sessionNow(row.id);
     });
   }
@@ -264,6 +305,21 @@ export class SqliteStore implements SessionStore {
     this.#assertOpen();
     return this.#write((pending) => {
       if (this.#stmt.updateSessionData.run(JSON.stringify(data), sessionId, now).changes === 0) return null;
+      this.#record({ kind: "session_updated", sessionId }, pending);
+      return this.#sessionNow(sessionId);
+    });
+  }
+
+  async markAuthenticated(
+    sessionId: string,
+    at: number,
+    methods: readonly string[],
+    now: number,
+  ): Promise<SessionRecord | null> {
+    this.#assertOpen();
+    return this.#write((pending) => {
+      const changed = this.#stmt.markAuthenticated.run(at, JSON.stringify(methods), sessionId, now).changes;
+      if (changed === 0) return null;
       this.#record({ kind: "session_updated", sessionId }, pending);
       return this.#sessionNow(sessionId);
     });
@@ -293,6 +349,21 @@ export class SqliteStore implements SessionStore {
     });
   }
 
+  async revokeUserSessions(input: RevokeUserSessionsInput): Promise<SessionRecord[]> {
+    this.#assertOpen();
+    // One IMMEDIATE transaction: a concurrent createSession commits wholly before or after it.
+    return this.#write((pending) =>
+      this.#revokeUser(
+        input.userId,
+        input.reason,
+        input.now,
+        input.denyUntil,
+        input.keepSessionId ?? null,
+        pending,
+      ),
+    );
+  }
+
   // Access JWT denylist
 
   async listDenylist(now: number): Promise<DenylistEntry[]> {
@@ -307,15 +378,22 @@ export class SqliteStore implements SessionStore {
     this.#stmt.insertLink.run(linkToRow({ ...link, consumedAt: null }));
   }
 
-  async consumeLink(hash: string, now: number): Promise<ConsumeLinkOutcome> {
+  async redeemLink(input: RedeemLinkInput): Promise<RedeemLinkOutcome> {
     this.#assertOpen();
-    return this.#write((): ConsumeLinkOutcome => {
+    const { hash, now } = input;
+    // Consuming and creating commit together or not at all: a crash cannot leave a used
+    // link without its session.
+    return this.#write((pending): RedeemLinkOutcome => {
       // The conditional update is the decision; the read after it only explains a refusal.
       const consumed = this.#stmt.consumeLink.run(now, hash, now).changes === 1;
       const row = this.#stmt.link.get(hash);
       if (row === undefined) return { kind: "not_found" };
-      if (consumed) return { kind: "consumed", link: linkFromRow(row) };
-      return row.consumed_at !== null ? { kind: "used" } : { kind: "expired" };
+      if (!consumed) return row.consumed_at !== null ? { kind: "used" } : { kind: "expired" };
+      if (input.session.session.userId !== row.user_id) {
+        throw new Error("redeemLink: the session is not the link's user's");
+      }
+      const { session, replaced } = this.#insertSession(input.session, pending);
+      return { kind: "redeemed", link: linkFromRow(row), session, replaced };
     });
   }
 
@@ -329,6 +407,82 @@ export class SqliteStore implements SessionStore {
   async rememberNonce(key: string, expiresAt: number, now: number): Promise<boolean> {
     this.#assertOpen();
     return this.#stmt.rememberNonce.run(key, expiresAt, now).changes === 1;
+  }
+
+  // Throttling
+
+  async recordFailure(key: string, now: number, forgetAfterMs: number): Promise<FailureCount> {
+    this.#assertOpen();
+    const row = this.#stmt.recordFailure.get({ key, now, forgetAfterMs });
+    if (row === undefined) throw new Error("recordFailure: the upsert returned no row");
+    return { failures: row.failures, lastFailureAt: row.last_failure_at };
+  }
+
+  async readFailures(key: string, now: number, forgetAfterMs: number): Promise<FailureCount | null> {
+    this.#assertOpen();
+    const row = this.#stmt.failures.get(key);
+    if (row === undefined || now - row.last_failure_at > forgetAfterMs) return null;
+    return { failures: row.failures, lastFailureAt: row.last_failure_at };
+  }
+
+  async clearFailures(key: string): Promise<void> {
+    this.#assertOpen();
+    this.#stmt.clearFailures.run(key);
+  }
+
+  // Security log
+
+  async appendSecurityEvent(event: SecurityEventRecord): Promise<void> {
+    this.#assertOpen();
+    this.#stmt.insertSecurityEvent.run(securityEventToRow(event));
+  }
+
+  async listSecurityEvents(query: SecurityEventQuery): Promise<SecurityEventRecord[]> {
+    this.#assertOpen();
+    const rows = this.#stmt.securityEvents.all({
+      userId: query.userId ?? null,
+      kinds: query.kinds === undefined ? null : JSON.stringify(query.kinds),
+      since: query.since ?? null,
+      until: query.until ?? null,
+      beforeId: query.beforeId ?? null,
+      limit: Math.max(0, query.limit),
+    });
+    return rows.map(securityEventFromRow);
+  }
+
+  async pruneSecurityEvents(before: number, limit: number): Promise<number> {
+    this.#assertOpen();
+    return this.#stmt.pruneSecurityEvents.run(before, Math.max(0, limit)).changes;
+  }
+
+  // Webhook queue
+
+  async enqueueWebhooks(deliveries: readonly NewWebhookDelivery[]): Promise<void> {
+    this.#assertOpen();
+    this.#write(() => {
+      for (const delivery of deliveries) this.#stmt.enqueueWebhook.run(delivery);
+    });
+  }
+
+  async claimWebhooks(now: number, limit: number, leaseMs: number): Promise<WebhookDelivery[]> {
+    this.#assertOpen();
+    // One UPDATE … RETURNING under the write lock: no two claimers get the same row.
+    const rows = this.#stmt.claimWebhooks.all({ now, limit: Math.max(0, limit), leaseMs });
+    return rows
+      .map(webhookFromRow)
+      .sort(
+        (a, b) => a.nextAttemptAt - b.nextAttemptAt || a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1),
+      );
+  }
+
+  async completeWebhook(id: string): Promise<void> {
+    this.#assertOpen();
+    this.#stmt.completeWebhook.run(id);
+  }
+
+  async retryWebhook(id: string, nextAttemptAt: number): Promise<void> {
+    this.#assertOpen();
+    this.#stmt.retryWebhook.run(nextAttemptAt, id);
   }
 
   // Signing keys
@@ -368,7 +522,8 @@ export class SqliteStore implements SessionStore {
         s.purgeSessions.run(cutoff, cutoff).changes +
         s.purgeLinks.run(cutoff).changes +
         s.purgeNonces.run(now).changes +
-        s.purgeDenylist.run(now).changes
+        s.purgeDenylist.run(now).changes +
+        s.purgeFailures.run(cutoff).changes
       );
     });
   }
@@ -430,6 +585,54 @@ export class SqliteStore implements SessionStore {
     this.#record({ kind: "session_revoked", sessionId: session.id, userId: session.userId, reason }, pending);
     this.#deny(`sid:${session.id}`, denyUntil, pending);
     return { ...session, revokedAt: at, revokedReason: reason };
+  }
+
+  /** Inserts a session (inside a transaction), replacing the live sessions of its device. */
+  #insertSession(
+    input: CreateSessionInput,
+    pending: PendingEvents,
+  ): { session: SessionRecord; replaced: string[] } {
+    const { session, refreshToken } = input;
+    // No foreign key to users (tombstones outlive deleted users), so the check is here.
+    if (this.#stmt.userById.get(session.userId) === undefined) throw new Error("createSession: unknown user");
+    const replaced: string[] = [];
+    if (session.deviceId !== null) {
+      for (const other of this.#stmt.liveSessionsOfDevice.all(
+        session.userId,
+        session.deviceId,
+        session.createdAt,
+      )) {
+        // The old session's JWTs can live no longer than the session itself.
+        this.#revoke(sessionFromRow(other), "device_replaced", session.createdAt, other.expires_at, pending);
+        replaced.push(other.id);
+      }
+    }
+    const record: SessionRecord = {
+      ...session,
+      expiresAt: Math.min(session.expiresAt, session.maxExpiresAt),
+      revokedAt: null,
+      revokedReason: null,
+    };
+    this.#stmt.insertSession.run(sessionToRow(record));
+    this.#stmt.insertRefreshToken.run({
+      ...refreshToken,
+      expiresAt: Math.min(refreshToken.expiresAt, session.maxExpiresAt),
+    });
+    return { session: record, replaced };
+  }
+
+  /** Revokes (inside a transaction) every session of the user live at `now`, but `keepSessionId`. */
+  #revokeUser(
+    userId: number,
+    reason: string,
+    now: number,
+    denyUntil: number,
+    keepSessionId: string | null,
+    pending: PendingEvents,
+  ): SessionRecord[] {
+    return this.#stmt.liveSessionsOfUserBut
+      .all(userId, now, keepSessionId)
+      .map((row) => this.#revoke(sessionFromRow(row), reason, now, denyUntil, pending));
   }
 
   /** Reads back a session this transaction has just changed. */

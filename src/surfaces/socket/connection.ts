@@ -271,7 +271,7 @@ export class Connection implements RegisteredConnection {
 
   #becomeReady({ session, user }: ValidatedSession): void {
     clearTimeout(this.#authTimer);
-    if (!this.#registry.add(session.id, this)) {
+    if (!this.#registry.add(session.id, session.userId, this)) {
       this.end(new TesseraError("token_revoked", "The session has ended."));
       return;
     }

@@ -11,9 +11,13 @@
  * refused with `token_revoked`; `refresh_token_reused` is what the presenter of the reused
  * refresh token is told, and that may be a different client (the thief).
  *
+ * A store that ends all of a user's sessions in one step (`user_sessions_ended`) closes
+ * every socket of that user but the kept session's, through the per-user index.
+ *
  * Ended session ids are remembered for a while, so a connection that finishes
  * authenticating just after its session ended (the event raced the validation) is closed
- * too instead of living on.
+ * too instead of living on. A feed reset (events may have been missed) re-reads every
+ * registered session and closes those that ended.
  */
 import type { EngineEvent } from "../../engine/context.js";
 import type { Tessera } from "../../engine/tessera.js";
@@ -32,6 +36,8 @@ const ENDED_MEMORY_MS = 60_000;
 export class ConnectionRegistry {
   readonly #tessera: Tessera;
   readonly #bySession = new Map<string, Set<RegisteredConnection>>();
+  readonly #sessionsByUser = new Map<number, Set<string>>();
+  readonly #userOfSession = new Map<string, number>();
   readonly #ended = new Map<string, number>();
   readonly #unsubscribe: () => void;
   #count = 0;
@@ -42,12 +48,19 @@ export class ConnectionRegistry {
   }
 
   /** Adds an authenticated connection. Returns false (and adds nothing) if its session has just ended. */
-  add(sessionId: string, connection: RegisteredConnection): boolean {
+  add(sessionId: string, userId: number, connection: RegisteredConnection): boolean {
     if (this.#ended.has(sessionId)) return false;
     let set = this.#bySession.get(sessionId);
     if (set === undefined) {
       set = new Set();
       this.#bySession.set(sessionId, set);
+      let sessions = this.#sessionsByUser.get(userId);
+      if (sessions === undefined) {
+        sessions = new Set();
+        this.#sessionsByUser.set(userId, sessions);
+      }
+      sessions.add(sessionId);
+      this.#userOfSession.set(sessionId, userId);
     }
     if (!set.has(connection)) {
       set.add(connection);
@@ -60,7 +73,14 @@ export class ConnectionRegistry {
     const set = this.#bySession.get(sessionId);
     if (set === undefined || !set.delete(connection)) return;
     this.#count -= 1;
-    if (set.size === 0) this.#bySession.delete(sessionId);
+    if (set.size > 0) return;
+    this.#bySession.delete(sessionId);
+    const userId = this.#userOfSession.get(sessionId);
+    this.#userOfSession.delete(sessionId);
+    if (userId === undefined) return;
+    const sessions = this.#sessionsByUser.get(userId);
+    sessions?.delete(sessionId);
+    if (sessions?.size === 0) this.#sessionsByUser.delete(userId);
   }
 
   /** Authenticated connections currently registered. */
@@ -77,8 +97,18 @@ export class ConnectionRegistry {
       case "session_ended":
         this.#endSession(event.sessionId);
         return;
+      case "user_sessions_ended":
+        for (const sessionId of [...(this.#sessionsByUser.get(event.userId) ?? [])]) {
+          if (sessionId !== event.keepSessionId) this.#endSession(sessionId);
+        }
+        return;
       case "session_updated":
         void this.#reloadSession(event.sessionId);
+        return;
+      case "user_updated":
+        return;
+      case "reset":
+        for (const sessionId of [...this.#bySession.keys()]) void this.#recheckSession(sessionId);
         return;
       default:
         event satisfies never;
@@ -97,6 +127,12 @@ export class ConnectionRegistry {
     if (set === undefined) return;
     const error = new TesseraError("token_revoked", "The session has ended.");
     for (const connection of [...set]) connection.end(error);
+  }
+
+  /** After a feed reset: the store says whether the session still lives. */
+  async #recheckSession(sessionId: string): Promise<void> {
+    const live = await this.#tessera.isSessionLive(sessionId).catch(() => true);
+    if (!live) this.#endSession(sessionId);
   }
 
   /** The application changed the session's `data`: one store read per session, not per message. */
