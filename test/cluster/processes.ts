@@ -39,11 +39,26 @@ function collect(child: ChildProcess): string[] {
   return output;
 }
 
+/** Children still running, killed if this test process exits first (a failed hook, a timeout). */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return child;
+}
+
+/** Sends `signal`; a process still there after a graceful shutdown's grace period is killed. */
 async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, "exit");
   child.kill(signal);
+  const grace = setTimeout(() => child.kill("SIGKILL"), 5000);
   await exited;
+  clearTimeout(grace);
 }
 
 export interface TesseraNode {
@@ -63,10 +78,12 @@ export async function startNode(
   env: Record<string, string> = {},
 ): Promise<TesseraNode> {
   const dataDir = mkdtempSync(join(tmpdir(), "tessera-node-"));
-  const child = spawn(
-    process.execPath,
-    [CLI, "serve", "--port", "0", "--tcp-port", "0", "--grpc", "off", "--data-dir", dataDir, ...args],
-    { env: { ...process.env, ...env, NODE_ENV: "test" }, stdio: ["ignore", "pipe", "pipe"] },
+  const child = track(
+    spawn(
+      process.execPath,
+      [CLI, "serve", "--port", "0", "--tcp-port", "0", "--grpc", "off", "--data-dir", dataDir, ...args],
+      { env: { ...process.env, ...env, NODE_ENV: "test" }, stdio: ["ignore", "pipe", "pipe"] },
+    ),
   );
   const output = collect(child);
   let crashed = false;
@@ -104,14 +121,16 @@ export async function startRedis(): Promise<RedisProcess> {
   const port = await freePort();
   let child: ChildProcess;
   const launch = async () => {
-    child = spawn(
-      "redis-server",
-      [
-        ...["--port", String(port), "--bind", "127.0.0.1", "--dir", dir],
-        ...["--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-        ...["--maxmemory-policy", "noeviction"],
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+    child = track(
+      spawn(
+        "redis-server",
+        [
+          ...["--port", String(port), "--bind", "127.0.0.1", "--dir", dir],
+          ...["--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+          ...["--maxmemory-policy", "noeviction"],
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      ),
     );
     const output = collect(child);
     await waitForLine(child, /Ready to accept connections/, output);
