@@ -144,7 +144,8 @@ export function describeMultiNode(name: string, openStore: () => Promise<SharedS
     });
 
     /** Each kind: make a live session, hold it on B (cached) and C (a socket), end it on A. */
-    const kinds: Record<string, (username: string, pair: Pair) => Promise<void>> = {
+    /** Each returns the token to check afterwards when it is not the session's first one. */
+    const kinds: Record<string, (username: string, pair: Pair) => Promise<unknown>> = {
       logout: async (_username, pair) => {
         expect((await call(a, "POST", "/auth/logout", { token: pair.accessToken })).status).toBe(204);
       },
@@ -161,9 +162,13 @@ export function describeMultiNode(name: string, openStore: () => Promise<SharedS
       "refresh-token reuse": async (_username, pair) => {
         const first = await call(a, "POST", "/auth/refresh", { body: { refreshToken: pair.refreshToken } });
         const successor = first.body as unknown as Pair;
-        await call(a, "POST", "/auth/refresh", { body: { refreshToken: successor.refreshToken } });
+        const latest = await call(a, "POST", "/auth/refresh", {
+          body: { refreshToken: successor.refreshToken },
+        });
         const reuse = await call(a, "POST", "/auth/refresh", { body: { refreshToken: pair.refreshToken } });
         expect(codeOf(reuse)).toBe("refresh_token_reused");
+        // The first session token was superseded by the refreshes; the newest one is what was live.
+        return (latest.body as unknown as Pair).accessToken;
       },
       "device takeover": async (username) => {
         await login(a, username, "phone-1");
@@ -176,9 +181,10 @@ export function describeMultiNode(name: string, openStore: () => Promise<SharedS
         const pair = await upgraded(a, username, kind === "device takeover" ? "phone-1" : undefined);
         expect((await call(b, "GET", "/auth/session", { token: pair.accessToken })).status).toBe(200);
         const socket = await socketOn(c, pair.accessToken);
-        await revoke(username, pair);
-        expect(await refusedOn(b, pair.accessToken)).toBe("token_revoked");
-        expect(await refusedOn(c, pair.accessToken)).toBe("token_revoked");
+        const returned = await revoke(username, pair);
+        const token = typeof returned === "string" ? returned : pair.accessToken;
+        expect(await refusedOn(b, token)).toBe("token_revoked");
+        expect(await refusedOn(c, token)).toBe("token_revoked");
         const closed = await socket.closed;
         expect({ code: closed.code, reason: closed.reason }).toEqual({ code: 4401, reason: "token_revoked" });
       });

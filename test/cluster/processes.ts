@@ -179,6 +179,11 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
+function destroyPair(pair: { client: Socket; upstream: Socket }): void {
+  pair.client.destroy();
+  pair.upstream.destroy();
+}
+
 export async function startProxy(targetPort: number): Promise<TcpProxy> {
   let mode: ProxyMode = "pass";
   const pairs = new Set<{ client: Socket; upstream: Socket }>();
@@ -211,10 +216,10 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
     port: typeof address === "object" && address !== null ? address.port : 0,
     setMode(next) {
       mode = next;
-      if (next === "drop") for (const { client, upstream } of pairs) client.destroy(), upstream.destroy();
+      if (next === "drop") for (const pair of pairs) destroyPair(pair);
     },
     async close() {
-      for (const { client, upstream } of pairs) client.destroy(), upstream.destroy();
+      for (const pair of pairs) destroyPair(pair);
       server.close();
       await once(server, "close");
     },
