@@ -504,3 +504,13 @@ export interface SessionStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A store refused to open: its server is unreachable, misconfigured for Tessera (a Redis
+ * that may evict revocations, a PostgreSQL without durable commits), or its schema is newer
+ * than this version. The message is for an operator and names the fix; it never holds a
+ * password (connection URLs are shown without theirs).
+ */
+export class StoreOpenError extends Error {
+  override readonly name = "StoreOpenError";
+}
