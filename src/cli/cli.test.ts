@@ -16,6 +16,15 @@ beforeEach(() => {
 afterEach(() => dir.remove());
 
 describe("tessera users", () => {
+  it("takes the store flags serve takes, and names what is missing in one line", async () => {
+    const missing = await cli(["users", "list", "--store", "redis"], { env });
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/^tessera: store redis needs a Redis URL: set --redis-url/m);
+    const listed = await cli(["users", "list", "--json", "--database", join(dir.path, "other.db")], { env });
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.out)).toEqual([]);
+  });
+
   it("adds a user with the password from stdin and lists it", async () => {
     const added = await cli(["users", "add", "hero", "--password-stdin"], { env, stdin: "secret123\n" });
     expect(added.code).toBe(0);

@@ -17,7 +17,7 @@ export interface ServeHooks {
 
 export function serveCommand(io: CliIO, hooks: ServeHooks = {}): Command {
   const serve = new Command("serve").description(
-    "run the HTTP API (and the socket and gRPC gateways) on an embedded SQLite database",
+    "run the HTTP API (and the socket and gRPC gateways) on SQLite (default), Redis or PostgreSQL",
   );
   const keyOf = new Map<string, string>();
   for (const setting of SETTINGS) {
@@ -30,7 +30,7 @@ export function serveCommand(io: CliIO, hooks: ServeHooks = {}): Command {
   }
   serve.addHelpText(
     "after",
-    `\n${environmentHelp()}\n\nExample:\n  PORT=8080 tessera serve --data-dir /var/lib/tessera`,
+    `\n${environmentHelp()}\n\nExample:\n  PORT=8080 tessera serve --data-dir /var/lib/tessera\n  tessera serve --store redis --redis-url redis://10.0.0.5:6379`,
   );
   serve.action(async (options: Record<string, unknown>) => {
     const flags: Record<string, unknown> = {};

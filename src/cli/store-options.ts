@@ -1,30 +1,41 @@
 /**
- * The management commands open the same database, with the same signing settings, as the
- * server: they read the same flags (`--config`, `--data-dir`, `--database`) and the same
- * environment (`TESSERA_*`) through `loadConfig`.
+ * The management commands open the same store, with the same signing settings, as the
+ * server: they read the same flags (`--config`, `--store`, `--data-dir`, `--database`,
+ * `--redis-url`, `--database-url`) and the same environment (`TESSERA_*`) through
+ * `loadConfig`.
  */
-import type { Command } from "commander";
-import { loadConfig, type ServerConfig } from "../server/config.js";
+import { type Command, Option } from "commander";
+import { loadConfig, SETTINGS, type ServerConfig } from "../server/config.js";
 import { type OpenedEngine, openEngine } from "../server/open-engine.js";
 import type { CliIO } from "./io.js";
 
+/** The settings that say which store to open, as `serve` spells them. */
+const STORE_SETTINGS = [
+  "config",
+  "store",
+  "dataDir",
+  "databasePath",
+  "redisUrl",
+  "databaseUrl",
+  "allowUnsafeRedis",
+];
+
 export function withStoreOptions(command: Command): Command {
-  return command
-    .option("--config <file>", "JSON config file [env: TESSERA_CONFIG]")
-    .option(
-      "-d, --data-dir <dir>",
-      "directory of the SQLite database [env: TESSERA_DATA_DIR] (default: ./data)",
-    )
-    .option("--database <file>", "SQLite file [env: TESSERA_DATABASE] (default: <data-dir>/tessera.db)");
+  for (const key of STORE_SETTINGS) {
+    const setting = SETTINGS.find((candidate) => candidate.key === key);
+    if (setting === undefined) throw new Error(`no setting ${key}`);
+    const option = new Option(
+      setting.flag,
+      `${setting.help} [env: ${setting.env.join(", ")}] (default: ${setting.defaultText})`,
+    );
+    command.addOption(option);
+  }
+  return command;
 }
 
 export function configFor(command: Command, io: CliIO): ServerConfig {
-  const { config, dataDir, database } = command.opts<{
-    config?: string;
-    dataDir?: string;
-    database?: string;
-  }>();
-  return loadConfig({ flags: { config, dataDir, databasePath: database }, env: io.env, cwd: io.cwd });
+  const { database, ...rest } = command.opts<Record<string, unknown>>();
+  return loadConfig({ flags: { ...rest, databasePath: database }, env: io.env, cwd: io.cwd });
 }
 
 /** Runs `work` with an engine on the configured store, closing both afterwards. */

@@ -115,3 +115,56 @@ describe("loadConfig", () => {
     for (const setting of SETTINGS) for (const name of setting.env) expect(help).toContain(name);
   });
 });
+
+describe("store selection", () => {
+  it("defaults to SQLite with a one-second revocation lease and reads the store settings from env and flags", () => {
+    expect(loadConfig({ env: {}, cwd: "/srv" })).toMatchObject({
+      store: "sqlite",
+      redisUrl: null,
+      databaseUrl: null,
+      revocationLeaseMs: 1000,
+      allowUnsafeRedis: false,
+    });
+    const redis = loadConfig({
+      env: { TESSERA_STORE: "redis", TESSERA_REDIS_URL: "redis://10.0.0.5:6379/2" },
+      flags: { revocationLeaseMs: "250" },
+    });
+    expect(redis).toMatchObject({ store: "redis", redisUrl: "redis://10.0.0.5:6379/2", revocationLeaseMs: 250 });
+    const postgres = loadConfig({
+      env: {},
+      flags: { store: "postgres", databaseUrl: "postgresql://tessera@db/tessera" },
+    });
+    expect(postgres).toMatchObject({ store: "postgres", databaseUrl: "postgresql://tessera@db/tessera" });
+  });
+
+  it("names the missing URL of a shared store, and a URL given to another store", () => {
+    expect(errorOf(() => loadConfig({ env: { TESSERA_STORE: "redis" } })).message).toMatch(/--redis-url/);
+    expect(errorOf(() => loadConfig({ env: { TESSERA_STORE: "postgres" } })).message).toMatch(/--database-url/);
+    const stray = errorOf(() => loadConfig({ env: { TESSERA_REDIS_URL: "redis://127.0.0.1:6379" } }));
+    expect(stray).toBeInstanceOf(ConfigError);
+    expect(stray.message).toMatch(/--store redis/);
+  });
+
+  it("refuses an unknown store and a URL of the wrong scheme, without echoing a URL (it may hold a password)", () => {
+    expect(errorOf(() => loadConfig({ env: { TESSERA_STORE: "mongo" } })).message).toMatch(
+      /sqlite, memory, redis, postgres/,
+    );
+    const wrong = errorOf(() =>
+      loadConfig({ env: { TESSERA_STORE: "redis", TESSERA_REDIS_URL: "http://user:hunter2@cache:6379" } }),
+    );
+    expect(wrong.message).toMatch(/TESSERA_REDIS_URL/);
+    expect(wrong.message).not.toMatch(/hunter2/);
+    const garbage = errorOf(() =>
+      loadConfig({ flags: { store: "postgres", databaseUrl: "not a url s3cret" } }),
+    );
+    expect(garbage.message).not.toMatch(/s3cret/);
+    expect(errorOf(() => loadConfig({ env: { TESSERA_REVOCATION_LEASE: "5" } })).message).toMatch(/100 to 60000/);
+  });
+
+  it("lists the store settings in the help text", () => {
+    const help = environmentHelp();
+    for (const name of ["TESSERA_STORE", "TESSERA_REDIS_URL", "TESSERA_DATABASE_URL", "TESSERA_REVOCATION_LEASE"]) {
+      expect(help).toContain(name);
+    }
+  });
+});

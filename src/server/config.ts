@@ -22,6 +22,20 @@ export interface ServerConfig {
   readonly dataDir: string;
   /** The SQLite file; `<dataDir>/tessera.db` unless set. */
   readonly databasePath: string;
+  /** Which store holds users, sessions and keys. */
+  readonly store: StoreKind;
+  /** `redis://…` for `store: "redis"`. */
+  readonly redisUrl: string | null;
+  /** `postgres://…` for `store: "postgres"`. */
+  readonly databaseUrl: string | null;
+  /**
+   * A node answers from its cache only while it has confirmed, within this many
+   * milliseconds, that it has seen every revocation (shared stores); otherwise it reads
+   * through to the store, and answers `unavailable` when the store cannot answer.
+   */
+  readonly revocationLeaseMs: number;
+  /** Development only: run on a Redis that may evict or forget revocations. */
+  readonly allowUnsafeRedis: boolean;
   /** TCP socket gateway port. */
   readonly tcpPort: number;
   /** gRPC port. */
@@ -69,6 +83,9 @@ export interface ServerConfig {
   /** Programmatic only (tests, embedding): engine options applied last. */
   readonly engine?: Partial<Omit<TesseraOptions, "store">>;
 }
+
+export const STORE_KINDS = ["sqlite", "memory", "redis", "postgres"] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
 
 /** Thrown for a setting that cannot be used; the message names the setting and its source. */
 export class ConfigError extends Error {
@@ -132,6 +149,24 @@ function origin(raw: unknown): string {
   return url.origin;
 }
 
+/** A store URL: checked for its scheme; never echoed back in an error (it may hold a password). */
+function storeUrl(protocols: readonly string[], example: string) {
+  return (raw: unknown): string => {
+    const value = text(raw).trim();
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new Error(`expected a URL like ${example}`);
+    }
+    if (!protocols.includes(url.protocol)) throw new Error(`expected a URL like ${example}`);
+    return value;
+  };
+}
+
+/** Settings whose values are never shown in an error message. */
+const SECRET_SETTINGS: ReadonlySet<SettingKey> = new Set(["jwtSecret", "redisUrl", "databaseUrl"]);
+
 function origins(raw: unknown): string[] {
   const list = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : null;
   if (list === null) throw new Error("expected a comma-separated list of origins");
@@ -190,6 +225,46 @@ export const SETTINGS: readonly Setting[] = [
     help: "SQLite file",
     defaultText: "<data-dir>/tessera.db",
     parse: text,
+  },
+  {
+    key: "store",
+    flag: "--store <kind>",
+    env: ["TESSERA_STORE"],
+    help: "where users, sessions and keys live: sqlite (one host), memory (lost at exit), redis or postgres (several nodes)",
+    defaultText: "sqlite",
+    parse: oneOf(STORE_KINDS),
+  },
+  {
+    key: "redisUrl",
+    flag: "--redis-url <url>",
+    env: ["TESSERA_REDIS_URL"],
+    help: "redis://[user:password@]host:port[/db] for --store redis",
+    defaultText: "none",
+    parse: storeUrl(["redis:", "rediss:"], "redis://127.0.0.1:6379"),
+  },
+  {
+    key: "databaseUrl",
+    flag: "--database-url <url>",
+    env: ["TESSERA_DATABASE_URL"],
+    help: "postgres://[user:password@]host:port/database for --store postgres",
+    defaultText: "none",
+    parse: storeUrl(["postgres:", "postgresql:"], "postgres://tessera@127.0.0.1:5432/tessera"),
+  },
+  {
+    key: "revocationLeaseMs",
+    flag: "--revocation-lease <ms>",
+    env: ["TESSERA_REVOCATION_LEASE"],
+    help: "redis/postgres: a node that has not confirmed the revocation log this recently stops trusting its cache (503 unavailable when the store is down too)",
+    defaultText: "1000",
+    parse: integer(100, 60_000),
+  },
+  {
+    key: "allowUnsafeRedis",
+    flag: "--allow-unsafe-redis <on|off>",
+    env: ["TESSERA_ALLOW_UNSAFE_REDIS"],
+    help: "development only: start on a Redis that may evict keys or keeps nothing on disk (revocations can be lost)",
+    defaultText: "off",
+    parse: boolean,
   },
   {
     key: "tcpPort",
@@ -425,6 +500,11 @@ const DEFAULTS = {
   cookieSecure: "auto",
   linkOrigins: [],
   publicUrl: null,
+  store: "sqlite",
+  redisUrl: null,
+  databaseUrl: null,
+  revocationLeaseMs: 1000,
+  allowUnsafeRedis: false,
   httpHeadersTimeoutMs: 10_000,
   httpRequestTimeoutMs: 30_000,
   httpKeepAliveTimeoutMs: 5000,
@@ -500,7 +580,7 @@ function parseSetting(setting: Setting, raw: unknown, source: string): unknown {
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     // Secrets are never echoed back.
-    const shown = setting.key === "jwtSecret" ? "" : `, got ${JSON.stringify(raw)}`;
+    const shown = SECRET_SETTINGS.has(setting.key) ? "" : `, got ${JSON.stringify(raw)}`;
     throw new ConfigError(`Invalid ${setting.key} (from ${source}): ${reason}${shown}.`);
   }
 }
@@ -520,6 +600,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 function checkCombinations(config: ServerConfig): void {
+  checkStore(config);
   const hmac = config.jwtAlgorithm?.startsWith("HS") ?? false;
   if (hmac && config.jwtSecret === null) {
     throw new ConfigError(
@@ -542,6 +623,30 @@ function checkCombinations(config: ServerConfig): void {
   }
   if ((config.grpcTlsCertFile === null) !== (config.grpcTlsKeyFile === null)) {
     throw new ConfigError("grpcTlsCertFile and grpcTlsKeyFile go together: set both, or neither.");
+  }
+}
+
+/** Each store's URL setting goes with its store, and only with it. */
+function checkStore(config: ServerConfig): void {
+  if (config.store === "redis" && config.redisUrl === null) {
+    throw new ConfigError(
+      "store redis needs a Redis URL: set --redis-url redis://host:6379 (or TESSERA_REDIS_URL).",
+    );
+  }
+  if (config.store === "postgres" && config.databaseUrl === null) {
+    throw new ConfigError(
+      "store postgres needs a database URL: set --database-url postgres://user@host:5432/db (or TESSERA_DATABASE_URL).",
+    );
+  }
+  if (config.redisUrl !== null && config.store !== "redis") {
+    throw new ConfigError(
+      `redisUrl is set but the store is ${config.store}: add --store redis (or TESSERA_STORE=redis).`,
+    );
+  }
+  if (config.databaseUrl !== null && config.store !== "postgres") {
+    throw new ConfigError(
+      `databaseUrl is set but the store is ${config.store}: add --store postgres (or TESSERA_STORE=postgres).`,
+    );
   }
 }
 

@@ -1,17 +1,18 @@
 /**
- * Opens the store and the engine a configuration describes — the one place that picks the
- * concrete store — for the server and for the management CLI alike, so that both always
- * agree on the database file, the signing algorithm and the key source.
+ * Opens the store (`openStore`) and the engine a configuration describes, for the server
+ * and for the management CLI alike, so that both always agree on the store, the signing
+ * algorithm and the key source.
  */
 import { readFileSync } from "node:fs";
 import type { JwtOptions, TesseraOptions } from "../engine/options.js";
 import { Tessera } from "../engine/tessera.js";
-import { SqliteStore } from "../stores/sqlite/sqlite-store.js";
+import type { SessionStore } from "../stores/session-store.js";
 import { ConfigError, type ServerConfig } from "./config.js";
+import { openStore } from "./open-store.js";
 
 export interface OpenedEngine {
   readonly tessera: Tessera;
-  readonly store: SqliteStore;
+  readonly store: SessionStore;
   /** Stops the engine's timers, then closes the store. */
   close(): Promise<void>;
 }
@@ -49,7 +50,7 @@ export async function openEngine(
   open: OpenEngineOptions = {},
 ): Promise<OpenedEngine> {
   const jwt = jwtOptions(config, open.manageStoredKeys ?? true);
-  const store = SqliteStore.open({ path: config.databasePath });
+  const store = await openStore(config);
   try {
     const tessera = await Tessera.create({
       issuer: config.issuer,

@@ -1,6 +1,6 @@
 /**
- * `startServer(config)`: the composition root. Opens the SQLite store (creating the data
- * directory, the schema and, on first start, the signing keys), creates the engine, builds
+ * `startServer(config)`: the composition root. Opens the configured store (creating the
+ * schema and, on first start, the signing keys), creates the engine, builds
  * the HTTP app and listens, then starts the gateways; `close()` undoes it in reverse: stop
  * accepting and finish in-flight requests, stop the gateways, stop the engine, close the
  * store.
@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Tessera } from "../engine/tessera.js";
-import type { SqliteStore } from "../stores/sqlite/sqlite-store.js";
+import type { SessionStore } from "../stores/session-store.js";
 import type { GrpcServerHandle } from "../surfaces/grpc/server.js";
 import { buildHttpApp } from "../surfaces/http/app.js";
 import { TesseraMetrics } from "../surfaces/http/metrics.js";
@@ -19,6 +19,7 @@ import { attachWebSocketGateway } from "../surfaces/socket/websocket.js";
 import type { ServerConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { openEngine } from "./open-engine.js";
+import { describeStore } from "./open-store.js";
 import { installPartners } from "./partners.js";
 import { startGrpc } from "./start-grpc.js";
 
@@ -35,7 +36,7 @@ export interface ServerUrls {
 
 export interface RunningServer {
   readonly tessera: Tessera;
-  readonly store: SqliteStore;
+  readonly store: SessionStore;
   readonly http: FastifyInstance;
   /** The gRPC server; null when gRPC is off. */
   readonly grpc: GrpcServerHandle | null;
@@ -128,8 +129,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     print(`gRPC SessionService on ${target}${config.grpcTlsCertFile === null ? "" : " (TLS)"}`);
   }
 
-  print(`Tessera listening on ${urls.http} (database ${config.databasePath})`);
-  logger.info({ url: urls.http, database: config.databasePath }, "listening");
+  print(`Tessera listening on ${urls.http} (store: ${describeStore(config)})`);
+  logger.info({ url: urls.http, store: describeStore(config) }, "listening");
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,0 +1,38 @@
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { tempDir } from "../../test/server-kit.js";
+import { loadConfig } from "./config.js";
+import { describeStore, openStore, redactUrl } from "./open-store.js";
+
+const dirs: { remove(): void }[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) dir.remove();
+});
+
+describe("openStore", () => {
+  it("opens the SQLite file of the configuration, and an empty memory store", async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const sqlite = await openStore(loadConfig({ env: {}, flags: { dataDir: dir.path } }));
+    expect(sqlite.name).toBe(`sqlite:${join(dir.path, "tessera.db")}`);
+    await sqlite.createUser({ uuid: "u-1", username: "ada", usernameKey: "ada", passwordHash: null, createdAt: 1 });
+    await sqlite.close();
+    const again = await openStore(loadConfig({ env: {}, flags: { dataDir: dir.path } }));
+    expect(await again.findUserByUsernameKey("ada")).not.toBeNull();
+    await again.close();
+
+    const memory = await openStore(loadConfig({ env: { TESSERA_STORE: "memory" } }));
+    expect(memory.name).toBe("memory");
+    expect(await memory.listUsers()).toEqual([]);
+    await memory.close();
+  });
+
+  it("describes a store without its password", () => {
+    expect(redactUrl("redis://app:hunter2@cache:6379/0")).toBe("redis://app:***@cache:6379/0");
+    expect(redactUrl("postgres://tessera@db:5432/tessera")).toBe("postgres://tessera@db:5432/tessera");
+    const config = loadConfig({
+      env: { TESSERA_STORE: "postgres", TESSERA_DATABASE_URL: "postgres://app:s3cret@db/tessera" },
+    });
+    expect(describeStore(config)).toBe("PostgreSQL postgres://app:***@db/tessera");
+  });
+});
