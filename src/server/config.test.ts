@@ -129,7 +129,11 @@ describe("store selection", () => {
       env: { TESSERA_STORE: "redis", TESSERA_REDIS_URL: "redis://10.0.0.5:6379/2" },
       flags: { revocationLeaseMs: "250" },
     });
-    expect(redis).toMatchObject({ store: "redis", redisUrl: "redis://10.0.0.5:6379/2", revocationLeaseMs: 250 });
+    expect(redis).toMatchObject({
+      store: "redis",
+      redisUrl: "redis://10.0.0.5:6379/2",
+      revocationLeaseMs: 250,
+    });
     const postgres = loadConfig({
       env: {},
       flags: { store: "postgres", databaseUrl: "postgresql://tessera@db/tessera" },
@@ -139,7 +143,9 @@ describe("store selection", () => {
 
   it("names the missing URL of a shared store, and a URL given to another store", () => {
     expect(errorOf(() => loadConfig({ env: { TESSERA_STORE: "redis" } })).message).toMatch(/--redis-url/);
-    expect(errorOf(() => loadConfig({ env: { TESSERA_STORE: "postgres" } })).message).toMatch(/--database-url/);
+    expect(errorOf(() => loadConfig({ env: { TESSERA_STORE: "postgres" } })).message).toMatch(
+      /--database-url/,
+    );
     const stray = errorOf(() => loadConfig({ env: { TESSERA_REDIS_URL: "redis://127.0.0.1:6379" } }));
     expect(stray).toBeInstanceOf(ConfigError);
     expect(stray.message).toMatch(/--store redis/);
@@ -158,12 +164,19 @@ describe("store selection", () => {
       loadConfig({ flags: { store: "postgres", databaseUrl: "not a url s3cret" } }),
     );
     expect(garbage.message).not.toMatch(/s3cret/);
-    expect(errorOf(() => loadConfig({ env: { TESSERA_REVOCATION_LEASE: "5" } })).message).toMatch(/100 to 60000/);
+    expect(errorOf(() => loadConfig({ env: { TESSERA_REVOCATION_LEASE: "5" } })).message).toMatch(
+      /100 to 60000/,
+    );
   });
 
   it("lists the store settings in the help text", () => {
     const help = environmentHelp();
-    for (const name of ["TESSERA_STORE", "TESSERA_REDIS_URL", "TESSERA_DATABASE_URL", "TESSERA_REVOCATION_LEASE"]) {
+    for (const name of [
+      "TESSERA_STORE",
+      "TESSERA_REDIS_URL",
+      "TESSERA_DATABASE_URL",
+      "TESSERA_REVOCATION_LEASE",
+    ]) {
       expect(help).toContain(name);
     }
   });

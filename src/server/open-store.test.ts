@@ -15,7 +15,13 @@ describe("openStore", () => {
     dirs.push(dir);
     const sqlite = await openStore(loadConfig({ env: {}, flags: { dataDir: dir.path } }));
     expect(sqlite.name).toBe(`sqlite:${join(dir.path, "tessera.db")}`);
-    await sqlite.createUser({ uuid: "u-1", username: "ada", usernameKey: "ada", passwordHash: null, createdAt: 1 });
+    await sqlite.createUser({
+      uuid: "u-1",
+      username: "ada",
+      usernameKey: "ada",
+      passwordHash: null,
+      createdAt: 1,
+    });
     await sqlite.close();
     const again = await openStore(loadConfig({ env: {}, flags: { dataDir: dir.path } }));
     expect(await again.findUserByUsernameKey("ada")).not.toBeNull();
