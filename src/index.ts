@@ -1,5 +1,7 @@
 /**
- * Tessera's public library API. Re-exports only.
+ * Tessera's public library API. Re-exports only. Importing it loads no native module and no
+ * database or gRPC client: the stores are `tessera/sqlite`, `tessera/redis` and
+ * `tessera/postgres`, gRPC is `tessera/grpc`, and each loads its driver itself.
  */
 
 export type { Authenticated } from "./engine/authenticate.js";
@@ -47,20 +49,8 @@ export type {
 export type { ErrorCode, FieldIssue } from "./errors.js";
 export { ERROR_CODES, isTesseraError, TesseraError, toTesseraError } from "./errors.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
-export type { SessionStore, StoreEvent } from "./stores/session-store.js";
-export { SqliteStore } from "./stores/sqlite/sqlite-store.js";
-export { protoPath as grpcProtoPath, SERVICE_NAME as GRPC_SERVICE_NAME } from "./surfaces/grpc/definition.js";
-export {
-  type GrpcServerHandle,
-  type GrpcServerOptions,
-  type GrpcTlsOptions,
-  startGrpcServer,
-} from "./surfaces/grpc/server.js";
-export {
-  ERROR_CODE_KEY as GRPC_ERROR_CODE_KEY,
-  GRPC_STATUS,
-  type GrpcLogger,
-} from "./surfaces/grpc/status.js";
+export type { SessionStore, StoreEvent, StoreEventFeed } from "./stores/session-store.js";
+export { StoreOpenError } from "./stores/session-store.js";
 // The HTTP surface's framework-free pieces, for guards on frameworks Tessera has no adapter for.
 export {
   type AuthContext,

@@ -27,7 +27,8 @@ function importsOf(file: string): string[] {
 function layerOf(path: string): string {
   const rel = relative(SRC, path).split("\\").join("/");
   if (rel === "errors.ts") return "errors";
-  if (rel === "index.ts") return "index";
+  // The package's entry points (`tessera`, `tessera/sqlite`, …) re-export; they may reach anything.
+  if (rel === "index.ts" || rel.startsWith("entry/")) return "index";
   // The interface, and the listener set every store's event feed is built on.
   if (rel === "stores/session-store.ts" || rel === "stores/event-listeners.ts") return "stores/interface";
   if (rel === "stores/conformance.ts") return "stores/conformance";
@@ -55,6 +56,9 @@ function allowed(from: string, to: string): boolean {
 /** Packages only some layers may load: drivers stay in their store, frameworks in their surface. */
 const PACKAGE_HOMES: Record<string, (layer: string) => boolean> = {
   "better-sqlite3": (layer) => layer === "stores/sqlite",
+  redis: (layer) => layer === "stores/redis",
+  pg: (layer) => layer === "stores/postgres",
+  "@node-rs/argon2": (layer) => layer === "passwords",
   fastify: (layer) => layer.startsWith("surfaces/") || layer === "server" || layer === "cli",
   ws: (layer) => layer.startsWith("surfaces/") || layer === "server",
   "@grpc/grpc-js": (layer) => layer.startsWith("surfaces/") || layer === "server",

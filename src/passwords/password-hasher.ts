@@ -10,9 +10,12 @@
  *
  * At most `concurrency` hashes run at once — by default one fewer than the cores, so that a
  * login flood leaves a core to the event loop and validation keeps its latency (11.19).
+ *
+ * The native argon2 module is loaded at the first hash, not at import: importing the
+ * package (a guard, the client of a store) loads no native code.
  */
 import { availableParallelism } from "node:os";
-import { type Algorithm, hash, verify } from "@node-rs/argon2";
+import type { Algorithm, hash, verify } from "@node-rs/argon2";
 import { TesseraError } from "../errors.js";
 import { Limiter } from "./limiter.js";
 
@@ -53,7 +56,7 @@ export class PasswordHasher {
   readonly #limiter: Limiter;
   readonly #minLength: number;
   readonly #maxLength: number;
-  readonly #argon2: Argon2;
+  #argon2: Promise<Argon2> | undefined;
   #dummy: Promise<string> | undefined;
 
   constructor(options: PasswordOptions = {}) {
@@ -64,7 +67,7 @@ export class PasswordHasher {
       parallelism: options.parallelism ?? 1,
     };
     this.#limiter = new Limiter(options.concurrency ?? defaultHashConcurrency(), options.maxQueue ?? 32);
-    this.#argon2 = options.argon2 ?? { hash, verify };
+    if (options.argon2 !== undefined) this.#argon2 = Promise.resolve(options.argon2);
     this.#minLength = options.minLength ?? 8;
     this.#maxLength = options.maxLength ?? 1024;
   }
@@ -92,7 +95,13 @@ export class PasswordHasher {
   }
 
   hash(password: string): Promise<string> {
-    return this.#limiter.run(() => this.#argon2.hash(password, this.#params));
+    return this.#limiter.run(async () => (await this.#functions()).hash(password, this.#params));
+  }
+
+  /** The argon2 functions, loading the native module on first use. */
+  #functions(): Promise<Argon2> {
+    this.#argon2 ??= import("@node-rs/argon2").then(({ hash, verify }) => ({ hash, verify }));
+    return this.#argon2;
   }
 
   /**
@@ -103,12 +112,13 @@ export class PasswordHasher {
     // Over-long input never reaches argon2, but still pays for a verification.
     const candidate = password.length > this.#maxLength ? "" : password;
     return this.#limiter.run(async () => {
+      const argon2 = await this.#functions();
       if (phc === null) {
-        await this.#argon2.verify(await this.#dummyHash(), candidate).catch(() => false);
+        await argon2.verify(await this.#dummyHash(), candidate).catch(() => false);
         return false;
       }
       try {
-        return await this.#argon2.verify(phc, candidate);
+        return await argon2.verify(phc, candidate);
       } catch {
         return false;
       }
@@ -116,7 +126,9 @@ export class PasswordHasher {
   }
 
   #dummyHash(): Promise<string> {
-    this.#dummy ??= this.#argon2.hash("tessera-dummy-password-for-unknown-users", this.#params);
+    this.#dummy ??= this.#functions().then((argon2) =>
+      argon2.hash("tessera-dummy-password-for-unknown-users", this.#params),
+    );
     return this.#dummy;
   }
 
@@ -126,7 +138,7 @@ export class PasswordHasher {
    */
   async warmUp(): Promise<void> {
     const dummy = await this.#dummyHash();
-    await this.#argon2.verify(dummy, "tessera-warm-up").catch(() => false);
+    await (await this.#functions()).verify(dummy, "tessera-warm-up").catch(() => false);
   }
 
   /** Hashes that may run at once. */
