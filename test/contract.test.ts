@@ -306,6 +306,7 @@ describe("Token kinds", () => {
       createdAt: expect.stringMatching(ISO_UTC),
       lastSeenAt: expect.stringMatching(ISO_UTC),
       expiresAt: pair.refreshExpiration,
+      maxExpiresAt: expect.stringMatching(ISO_UTC),
       authenticatedAt: expect.stringMatching(ISO_UTC),
       authMethods: ["pwd"],
       tokenType: "jwt",

@@ -6,6 +6,7 @@
  */
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/server/config.js";
 import { cli } from "./cli-kit.js";
 import { bearer, call, failureOf, type SessionClient, sessionClient } from "./grpc-kit.js";
 import { FAST_PASSWORDS, testClock } from "./kit.js";
@@ -137,5 +138,113 @@ describe("--idle-timeout on every surface", () => {
     const socket = await openWebSocket(server.urls.ws);
     socket.send({ type: "auth", token: created.auth_token });
     expect(await closeOf(socket)).toEqual({ code: 4401, reason: "token_expired" });
+  });
+});
+
+describe("--absolute-lifetime on every surface", () => {
+  const clock = testClock();
+  const CAP_MS = 3600_000;
+  let server: Running;
+  let grpc: SessionClient;
+  beforeAll(async () => {
+    // The idle rule at its default (7 days) never bites within the hour under test.
+    server = await startTestServer({
+      absoluteLifetimeSeconds: CAP_MS / 1000,
+      engine: { passwords: FAST_PASSWORDS, clock },
+    });
+    grpc = sessionClient(server.grpc?.port ?? 0);
+    await cli(["users", "add", "capped", "--password-stdin"], {
+      env: { TESSERA_DATA_DIR: server.dataDir, TESSERA_LOG_LEVEL: "silent" },
+      stdin: "secret123",
+    });
+  });
+  afterAll(async () => {
+    grpc?.close();
+    await server?.stop();
+  });
+
+  it("the flag and the environment variable set it; a bad value is refused with the setting's name", async () => {
+    expect(loadConfig({ flags: { absoluteLifetimeSeconds: "7200" }, env: {} }).absoluteLifetimeSeconds).toBe(
+      7200,
+    );
+    expect(loadConfig({ env: { TESSERA_ABSOLUTE_LIFETIME: "86400" } }).absoluteLifetimeSeconds).toBe(86_400);
+    expect(loadConfig({ env: {} }).absoluteLifetimeSeconds).toBe(30 * 24 * 3600);
+    expect(() => loadConfig({ env: { TESSERA_ABSOLUTE_LIFETIME: "0" } })).toThrow(
+      /absoluteLifetimeSeconds.*TESSERA_ABSOLUTE_LIFETIME/,
+    );
+    const bad = await cli(["serve", "--absolute-lifetime", "soon"], {
+      env: { TESSERA_DATA_DIR: server.dataDir },
+    });
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/absoluteLifetimeSeconds.*--absolute-lifetime/);
+  });
+
+  it("HTTP: refresh moves nothing past the cap; at the cap the JWT and the refresh token answer 401 token_expired", async () => {
+    const loginAt = clock();
+    const login = await http(server.urls.http, "POST", "/auth/login", {
+      json: { username: "capped", password: "secret123" },
+    });
+    const cap = new Date(loginAt + CAP_MS).toISOString();
+    expect(login.body.refreshExpiration).toBe(cap);
+    const session = await http(server.urls.http, "GET", "/auth/session", {
+      token: String(login.body.accessToken),
+    });
+    expect(session.body.session).toMatchObject({ expiresAt: cap, maxExpiresAt: cap });
+    clock.advance(CAP_MS - 60_000);
+    const refreshed = await http(server.urls.http, "POST", "/auth/refresh", {
+      json: { refreshToken: login.body.refreshToken },
+    });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body.refreshExpiration).toBe(cap);
+    clock.advance(60_000);
+    const late = await http(server.urls.http, "GET", "/auth/session", {
+      token: String(refreshed.body.accessToken),
+    });
+    expect(late.status).toBe(401);
+    expect(late.body).toEqual({ error: { code: "token_expired", message: expect.any(String) } });
+    const again = await http(server.urls.http, "POST", "/auth/refresh", {
+      json: { refreshToken: refreshed.body.refreshToken },
+    });
+    expect(again.status).toBe(401);
+    expect(again.body.error.code).toBe("token_expired");
+  });
+
+  it("gRPC: exp is the cap, ReissueSession cannot pass it, and at the cap both calls are UNAUTHENTICATED token_expired", async () => {
+    const loginAt = clock();
+    const created = await call(grpc, "CreateSession", {
+      username: "capped",
+      password: "secret123",
+      device_uuid: "g1",
+    });
+    expect(Number(created.exp)).toBe(Math.floor((loginAt + CAP_MS) / 1000));
+    clock.advance(CAP_MS / 2);
+    const reissued = await call(grpc, "ReissueSession", { reissue_token: created.reissue_token });
+    expect(Number(reissued.exp)).toBe(Math.floor((loginAt + CAP_MS) / 1000));
+    clock.advance(CAP_MS / 2);
+    const get = await failureOf(call(grpc, "GetSession", {}, bearer(String(reissued.auth_token))));
+    expect(get).toMatchObject({ status: status.UNAUTHENTICATED, code: "token_expired" });
+    const reissue = await failureOf(call(grpc, "ReissueSession", { reissue_token: reissued.reissue_token }));
+    expect(reissue).toMatchObject({ status: status.UNAUTHENTICATED, code: "token_expired" });
+  });
+
+  it("WebSocket: ready names the cap; a socket open at the cap is closed with 4401 token_expired; its token is refused after", async () => {
+    const loginAt = clock();
+    const socket = await openWebSocket(server.urls.ws);
+    socket.send({ type: "auth", provider: "password", username: "capped", password: "secret123" });
+    const tokens = await socket.next();
+    expect(tokens).toMatchObject({
+      type: "tokens",
+      refreshExpiration: new Date(loginAt + CAP_MS).toISOString(),
+    });
+    expect(await socket.next()).toMatchObject({
+      type: "ready",
+      expiresAt: new Date(loginAt + CAP_MS).toISOString(),
+    });
+    clock.advance(CAP_MS);
+    socket.send({ type: "ping" });
+    expect(await closeOf(socket)).toEqual({ code: 4401, reason: "token_expired" });
+    const again = await openWebSocket(server.urls.ws);
+    again.send({ type: "auth", token: tokens.accessToken });
+    expect(await closeOf(again)).toEqual({ code: 4401, reason: "token_expired" });
   });
 });

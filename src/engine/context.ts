@@ -139,6 +139,9 @@ export function sessionProblem(record: SessionRecord, revoked: boolean, now: num
   if (revoked || record.revokedAt !== null)
     return new TesseraError("token_revoked", "The session has ended.");
   if (record.expiresAt <= now) return new TesseraError("token_expired", "The session has expired.");
+  // Stores clamp `expiresAt` to the cap; this holds even for a row that escaped the clamp.
+  if (record.maxExpiresAt <= now)
+    return new TesseraError("token_expired", "The session has reached its absolute lifetime.");
   return null;
 }
 

@@ -58,6 +58,8 @@ export async function liveEntry(
   const entry = await cacheRecord(ctx, record, options.since);
   if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
   entry.touchedAt = Math.max(entry.touchedAt, touchedAt);
+  const problem = sessionProblem(record, false, now);
+  if (problem !== null) throw problem;
   if (isIdle(ctx, entry.touchedAt, now)) throw idleExpired();
   if (options.use) touch(ctx, entry, now);
   return entry;

@@ -1,6 +1,6 @@
 /**
  * Refresh / reissue (seeds 003, 004): a refresh token is spent and replaced, and the
- * session is extended by its full lifetime; an upgraded session's session token rotates
+ * session is extended by its full lifetime, up to its absolute cap; an upgraded session's session token rotates
  * with it.
  *
  * Theft detection without logging out honest clients: every refresh presenting the same
@@ -52,6 +52,9 @@ export async function refresh(
     accessJti: randomUUID(),
     issuedAt: now,
   };
+  // Which session the token belongs to is known only inside the store's atomic step, so the
+  // absolute cap is applied there: the store clamps `expiresAt` (and the successor's expiry)
+  // to the session's `maxExpiresAt`, and a session past it is `expired`.
   const expiresAt = now + ctx.options.sessionTtlMs;
   const since = ctx.cache.epoch;
   const outcome = await fromStore(

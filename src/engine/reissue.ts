@@ -3,11 +3,12 @@
  * pushes fresh tokens without being asked. The server holds no refresh token to present,
  * so the store supersedes the session's current refresh tokens (a later presentation of
  * one answers `token_revoked`, not reuse) and issues new ones, extending the session by
- * its full lifetime.
+ * its full lifetime — up to its absolute cap (`maxExpiresAt`, fixed at login) and no
+ * further: the store clamps too, but the engine asks for no more than the cap allows.
  */
 import { TesseraError } from "../errors.js";
 import { digestToken, generateOpaqueToken } from "../tokens/opaque.js";
-import { type EngineContext, fromStore, tokenPair } from "./context.js";
+import { type EngineContext, fromStore, loadSession, sessionProblem, tokenPair } from "./context.js";
 import { liveEntry } from "./idle.js";
 import type { TokenPair } from "./types.js";
 
@@ -15,7 +16,11 @@ export async function reissue(ctx: EngineContext, sessionId: string): Promise<To
   const now = ctx.now();
   const refreshToken = generateOpaqueToken("refresh");
   const sessionToken = generateOpaqueToken("session");
-  const expiresAt = now + ctx.options.sessionTtlMs;
+  const current = await loadSession(ctx, sessionId);
+  if (current === null) throw new TesseraError("token_revoked", "The session has ended.");
+  const problem = sessionProblem(current.record, current.revoked, now);
+  if (problem !== null) throw problem;
+  const expiresAt = Math.min(now + ctx.options.sessionTtlMs, current.record.maxExpiresAt);
   const since = ctx.cache.epoch;
   const record = await fromStore(
     ctx.store.reissueSession({

@@ -37,6 +37,7 @@ export function toPublicSession(record: SessionRecord): Session {
     createdAt: new Date(record.createdAt).toISOString(),
     lastSeenAt: new Date(record.lastSeenAt).toISOString(),
     expiresAt: new Date(record.expiresAt).toISOString(),
+    maxExpiresAt: new Date(record.maxExpiresAt).toISOString(),
     authenticatedAt: new Date(record.authenticatedAt).toISOString(),
     authMethods: record.authMethods,
     tokenType: record.tokenType,

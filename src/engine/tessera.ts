@@ -19,7 +19,7 @@ import type { JsonValue, SessionStore } from "../stores/session-store.js";
 import type { SigningAlgorithm } from "../tokens/keys.js";
 import { type Authenticated, authenticateWith, type LoginWithOptions, loginWith } from "./authenticate.js";
 import { type BodyParser, BodyParsers, mediaTypeOf } from "./body-parsers.js";
-import { type EngineContext, type EngineEvent, fromStore, publicUser } from "./context.js";
+import { type EngineContext, type EngineEvent, fromStore, publicUser, sessionProblem } from "./context.js";
 import { Denylist } from "./denylist.js";
 import { type HookHandler, type HookName, Hooks } from "./hooks.js";
 import { checkSession } from "./idle.js";
@@ -130,6 +130,15 @@ export class Tessera {
   /** How many password hashes run at once (the rest wait, up to the queue). */
   get passwordConcurrency(): number {
     return this.#ctx.hasher.concurrency;
+  }
+
+  /**
+   * The engine's clock (milliseconds since the epoch): the store's on a shared store, else
+   * `options.clock` or `Date.now`. Surfaces that time sessions themselves (the socket
+   * heartbeat) read this one, so that they agree with the engine.
+   */
+  get clock(): () => number {
+    return this.#ctx.now;
   }
 
   /** The resolved configuration (lifetimes in milliseconds). */
@@ -291,8 +300,9 @@ export class Tessera {
   }
 
   /**
-   * Extends a live session by its full lifetime and issues new tokens without a refresh
-   * token (the socket heartbeat's push). The session's current refresh token is superseded.
+   * Extends a live session by its full lifetime, up to its absolute cap (`maxExpiresAt`),
+   * and issues new tokens without a refresh token (the socket heartbeat's push). The
+   * session's current refresh token is superseded.
    */
   reissue(sessionId: string): Promise<TokenPair> {
     return reissue(this.#ctx, sessionId);
@@ -348,7 +358,7 @@ export class Tessera {
    */
   async isSessionLive(sessionId: string): Promise<boolean> {
     const record = await fromStore(this.#ctx.store.getSession(sessionId));
-    return record !== null && record.revokedAt === null && record.expiresAt > this.#ctx.now();
+    return record !== null && sessionProblem(record, false, this.#ctx.now()) === null;
   }
 
   revokeSession(

@@ -21,6 +21,11 @@ export interface Session {
   readonly createdAt: string;
   readonly lastSeenAt: string;
   readonly expiresAt: string;
+  /**
+   * The absolute cap, fixed at login (`absoluteLifetimeSeconds` after it): refresh and
+   * reissue move `expiresAt` up to it and no further.
+   */
+  readonly maxExpiresAt: string;
   /** When the user last proved who they are on this session (login, re-authentication). */
   readonly authenticatedAt: string;
   /** How: `pwd` for a password, a provider's name, `link` for a link. */

@@ -74,7 +74,12 @@ export function validate(
 
 /** A cached session that may be used at `now`; the full path says why when it may not. */
 function isLive(ctx: EngineContext, entry: CacheEntry, now: number): boolean {
-  return !entry.revoked && entry.record.expiresAt > now && !isIdle(ctx, entry.touchedAt, now);
+  return (
+    !entry.revoked &&
+    entry.record.expiresAt > now &&
+    entry.record.maxExpiresAt > now &&
+    !isIdle(ctx, entry.touchedAt, now)
+  );
 }
 
 async function validateUncached(ctx: EngineContext, token: string): Promise<ValidatedSession> {

@@ -51,6 +51,8 @@ export interface ServerConfig {
   readonly sessionTtlSeconds: number;
   /** A session unused this long ends; 0 turns the rule off. */
   readonly idleTimeoutSeconds: number;
+  /** No session lives longer than this after its login, however it is refreshed. */
+  readonly absoluteLifetimeSeconds: number;
   /** Whether `POST /auth/register` accepts new users. */
   readonly registration: "open" | "closed";
   readonly maxSessionDataBytes: number;
@@ -339,6 +341,14 @@ export const SETTINGS: readonly Setting[] = [
     parse: integer(0, 10 * 365 * 86_400),
   },
   {
+    key: "absoluteLifetimeSeconds",
+    flag: "--absolute-lifetime <seconds>",
+    env: ["TESSERA_ABSOLUTE_LIFETIME"],
+    help: "no session lives longer than this after its login, however it is refreshed or reissued (then token_expired)",
+    defaultText: "2592000 (30 days)",
+    parse: integer(60, 10 * 365 * 86_400),
+  },
+  {
     key: "registration",
     flag: "--registration <open|closed>",
     env: ["TESSERA_REGISTRATION"],
@@ -490,6 +500,7 @@ const DEFAULTS = {
   accessTokenTtlSeconds: 900,
   sessionTtlSeconds: 14 * 24 * 3600,
   idleTimeoutSeconds: 7 * 24 * 3600,
+  absoluteLifetimeSeconds: 30 * 24 * 3600,
   registration: "open",
   maxSessionDataBytes: 1024 * 1024,
   bodyLimitBytes: null,

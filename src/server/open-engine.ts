@@ -57,6 +57,7 @@ export async function openEngine(
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
       sessionTtlSeconds: config.sessionTtlSeconds,
       idleTimeoutSeconds: config.idleTimeoutSeconds,
+      absoluteLifetimeSeconds: config.absoluteLifetimeSeconds,
       registration: config.registration,
       maxSessionDataBytes: config.maxSessionDataBytes,
       jwt,

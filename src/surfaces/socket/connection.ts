@@ -11,7 +11,9 @@
  * revocation flag in memory and calls the gate — no store round trip, no signature check
  * (seed 000: that is why sessions are upgraded). Revocation reaches the connection through
  * the `ConnectionRegistry`; expiry through the in-memory time, checked per message and at
- * every heartbeat, which also renews a session near its end (seed 003).
+ * every heartbeat, which also renews a session near its end (seed 003) — up to the
+ * session's absolute cap: a session that cannot be extended any more gets one `expiring`
+ * frame instead of `tokens`, and is closed with `token_expired` when its time is up.
  */
 import { randomUUID } from "node:crypto";
 import type {
@@ -73,6 +75,10 @@ export class Connection implements RegisteredConnection {
   #session: Session | null = null;
   #user: PublicUser | null = null;
   #expiresAtMs = 0;
+  /** The session's absolute cap: no renewal goes past it. */
+  #maxExpiresAtMs = 0;
+  /** Whether the `expiring` frame has been sent (it is sent once). */
+  #toldExpiring = false;
   #renewing = false;
   /** This socket's last client frame (a use, for the idle rule), and its last recorded use. */
   #lastUseAt = 0;
@@ -145,7 +151,8 @@ export class Connection implements RegisteredConnection {
     } else if (now >= this.#idleDeadline()) {
       void this.#checkIdle(false);
     } else if (this.#expiresAtMs - now <= this.#options.renewBeforeExpiryMs) {
-      void this.#renew();
+      if (this.#atCap()) this.#tellExpiring();
+      else void this.#renew();
     }
   }
 
@@ -165,6 +172,7 @@ export class Connection implements RegisteredConnection {
     if (this.#phase !== "ready" || this.#session?.id !== session.id) return;
     this.#session = session;
     this.#expiresAtMs = Date.parse(session.expiresAt);
+    this.#maxExpiresAtMs = Date.parse(session.maxExpiresAt);
   }
 
   #markClosed(): boolean {
@@ -278,6 +286,7 @@ export class Connection implements RegisteredConnection {
     this.#session = session;
     this.#user = user;
     this.#expiresAtMs = Date.parse(session.expiresAt);
+    this.#maxExpiresAtMs = Date.parse(session.maxExpiresAt);
     // Authenticating was a use (validate recorded it).
     this.#lastUseAt = this.#options.clock();
     this.#lastTouchAt = this.#lastUseAt;
@@ -376,6 +385,10 @@ export class Connection implements RegisteredConnection {
       if (current === null) throw new TesseraError("token_revoked", "The session has ended.");
       this.updateSession(current);
       if (this.#expiresAtMs - clock() > renewBeforeExpiryMs) return;
+      if (this.#atCap()) {
+        this.#tellExpiring();
+        return;
+      }
       const pair = await tessera.reissue(sessionId);
       if (this.#phase !== "ready") return;
       this.#expiresAtMs = Date.parse(pair.refreshExpiration);
@@ -387,6 +400,18 @@ export class Connection implements RegisteredConnection {
     } finally {
       this.#renewing = false;
     }
+  }
+
+  /** Whether the session's expiry has reached its absolute cap, so that no renewal can extend it. */
+  #atCap(): boolean {
+    return this.#expiresAtMs >= this.#maxExpiresAtMs;
+  }
+
+  /** No `tokens` frame can come any more: the client is told once, and when the session ends. */
+  #tellExpiring(): void {
+    if (this.#toldExpiring) return;
+    this.#toldExpiring = true;
+    this.#send({ type: "expiring", expiresAt: new Date(this.#expiresAtMs).toISOString() });
   }
 
   /** When this socket would see its session idle; Infinity when the rule is off. */

@@ -46,6 +46,12 @@ export type ServerFrame =
       readonly expiresAt: string;
     }
   | ({ readonly type: "tokens" } & TokenPair)
+  /**
+   * The session is inside its renewal window but at its absolute cap (`maxExpiresAt`): no
+   * further `tokens` frame will come, and the socket closes with `token_expired` at
+   * `expiresAt`. Sent once; the client should log in again before then.
+   */
+  | { readonly type: "expiring"; readonly expiresAt: string }
   | { readonly type: "pong" }
   | { readonly type: "reply"; readonly id: MessageId; readonly data: JsonValue }
   | { readonly type: "error"; readonly code: string; readonly message: string; readonly id?: MessageId };

@@ -43,7 +43,7 @@ export interface SocketOptions {
   readonly maxConcurrentLogins?: number;
   /** Open connections (authenticated or not) per gateway; more are refused with `unavailable`. @default 10000 */
   readonly maxConnections?: number;
-  /** Milliseconds since the epoch, for session expiry; must match the engine's clock. @default Date.now */
+  /** Milliseconds since the epoch, for session expiry; must match the engine's clock. @default the engine's clock */
   readonly clock?: () => number;
   /** @default stderr */
   readonly log?: SocketLogger;
@@ -99,7 +99,7 @@ export function resolveSocketOptions(options: SocketOptions): ResolvedSocketOpti
     ),
     maxConnections: positive("maxConnections", options.maxConnections ?? 10_000),
     loginSlots: new LoginSlots(positive("maxConcurrentLogins", options.maxConcurrentLogins ?? 4)),
-    clock: options.clock ?? Date.now,
+    clock: options.clock ?? options.tessera.clock,
     log: options.log ?? stderrLogger,
   };
 }
