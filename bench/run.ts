@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { benchCluster } from "./cluster.js";
 import { benchGrpc } from "./grpc.js";
 import { benchHttp } from "./http.js";
 import { benchJwt } from "./jwt.js";
@@ -24,6 +25,7 @@ const sections: Record<string, () => Promise<void>> = {
   http: benchHttp,
   sockets: benchSockets,
   "sockets-revocation": benchRevocation,
+  cluster: benchCluster,
 };
 
 interface SavedSection extends SectionRecord {

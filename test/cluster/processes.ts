@@ -6,13 +6,19 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const ROOT = new URL("../../", import.meta.url);
-const CLI = new URL("bin/tessera.js", ROOT).pathname;
+/** The repository root: the nearest directory above with a package.json (this file also runs compiled, from dist/). */
+function repositoryRoot(): URL {
+  let dir = new URL("./", import.meta.url);
+  while (!existsSync(new URL("package.json", dir)) && dir.pathname !== "/") dir = new URL("../", dir);
+  return dir;
+}
+
+const CLI = new URL("bin/tessera.js", repositoryRoot()).pathname;
 
 /** Resolves with the first match of `pattern` in what the process printed; rejects if it exits first. */
 function waitForLine(child: ChildProcess, pattern: RegExp, output: string[]): Promise<RegExpMatchArray> {
