@@ -104,6 +104,11 @@ export abstract class ClientRoutes {
     await this.call<void>("DELETE", `/auth/sessions/${path(id)}`);
   }
 
+  /** `POST /auth/logout-all` with `keepCurrent`: every other session ends, this one stays. */
+  async logoutOthers(): Promise<void> {
+    await this.call<void>("POST", "/auth/logout-all", { keepCurrent: true });
+  }
+
   /** `POST /auth/links`: a single-use pre-authenticated URL. */
   createLink(request: LinkRequest = {}): Promise<IssuedLink> {
     return this.call<IssuedLink>("POST", "/auth/links", request);

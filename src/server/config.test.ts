@@ -50,6 +50,22 @@ describe("loadConfig", () => {
     expect(loadConfig({ env: { PORT: "8080", TESSERA_PORT: "9090" }, cwd: "/" }).port).toBe(9090);
   });
 
+  it("reads --cors-origins from flag, environment or file, and refuses a wildcard", () => {
+    expect(loadConfig({ env: {}, cwd: "/" }).corsOrigins).toEqual([]);
+    const env = { TESSERA_CORS_ORIGINS: "https://app.example, http://localhost:5173" };
+    expect(loadConfig({ env, cwd: "/" }).corsOrigins).toEqual([
+      "https://app.example",
+      "http://localhost:5173",
+    ]);
+    expect(loadConfig({ flags: { corsOrigins: "https://x.example" }, env, cwd: "/" }).corsOrigins).toEqual([
+      "https://x.example",
+    ]);
+    expect(() => loadConfig({ env: { TESSERA_CORS_ORIGINS: "*" }, cwd: "/" })).toThrow(/wildcard/);
+    expect(() => loadConfig({ env: { TESSERA_CORS_ORIGINS: "https://a.example/path" }, cwd: "/" })).toThrow(
+      ConfigError,
+    );
+  });
+
   it("lets a flag win over the environment, and the environment over the config file", () => {
     const dir = tempDir();
     dirs.push(dir);

@@ -68,6 +68,8 @@ export interface ServerConfig {
   readonly trustProxy: boolean | string;
   readonly cookieSecure: boolean | "auto";
   readonly linkOrigins: readonly string[];
+  /** Origins whose pages may call the API with credentials (CORS); never a wildcard. */
+  readonly corsOrigins: readonly string[];
   /** The origin users reach the server at; link URLs are built from it. Null: see `HttpAppOptions.publicUrl`. */
   readonly publicUrl: string | null;
   /** HTTP: all request headers within this many milliseconds. */
@@ -422,6 +424,18 @@ export const SETTINGS: readonly Setting[] = [
     parse: origins,
   },
   {
+    key: "corsOrigins",
+    flag: "--cors-origins <origins>",
+    env: ["TESSERA_CORS_ORIGINS"],
+    help: "comma list of origins allowed to call the API from a browser with credentials (CORS; Bearer only for changes)",
+    defaultText: "none",
+    parse: (raw) => {
+      if (typeof raw === "string" && raw.split(",").some((item) => item.trim() === "*"))
+        throw new Error("a wildcard cannot be used with credentials; list the origins");
+      return origins(raw);
+    },
+  },
+  {
     key: "publicUrl",
     flag: "--public-url <url>",
     env: ["TESSERA_PUBLIC_URL"],
@@ -510,6 +524,7 @@ const DEFAULTS = {
   trustProxy: false,
   cookieSecure: "auto",
   linkOrigins: [],
+  corsOrigins: [],
   publicUrl: null,
   store: "sqlite",
   redisUrl: null,

@@ -75,6 +75,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     metrics: config.metrics ? new TesseraMetrics({ processMetrics: true }) : false,
     cookieSecure: config.cookieSecure,
     linkOrigins: config.linkOrigins,
+    corsOrigins: config.corsOrigins,
     trustProxy: config.trustProxy,
     publicUrl: config.publicUrl,
     headersTimeoutMs: config.httpHeadersTimeoutMs,
@@ -85,7 +86,11 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
 
   const gates = options.gates ?? new GateRegistry();
   const socket = { tessera, gates, log: logger, acceptAccessJwt: config.socketAcceptJwt };
-  const wsGateway = attachWebSocketGateway({ ...socket, server: http.server });
+  const wsGateway = attachWebSocketGateway({
+    ...socket,
+    server: http.server,
+    cookieOrigins: config.linkOrigins,
+  });
 
   try {
     await http.listen({ port: config.port, host: config.host });

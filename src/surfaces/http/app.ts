@@ -28,10 +28,14 @@ import Fastify, {
 } from "fastify";
 import type { Tessera } from "../../engine/tessera.js";
 import { TesseraError } from "../../errors.js";
+import { errorPage } from "./account/error-page.js";
+import { isPageRoute, sendPage, wantsHtml } from "./account/html.js";
 import { createHttpContext } from "./context.js";
+import { installCors } from "./cors.js";
 import { discardBody } from "./discard-body.js";
 import { errorResponse, httpErrorResponse, parserErrorResponse } from "./errors.js";
 import { TesseraMetrics } from "./metrics.js";
+import { accountRoutes } from "./routes/account.js";
 import { authRoutes } from "./routes/auth.js";
 import { healthRoutes } from "./routes/health.js";
 import { linkRoutes } from "./routes/links.js";
@@ -64,6 +68,11 @@ export interface HttpAppOptions {
   readonly metrics?: TesseraMetrics | false;
   /** Origins besides this server's that links may redirect to and that pass the CSRF Origin check. @default [] */
   readonly linkOrigins?: readonly string[];
+  /**
+   * Origins whose pages may call the API with credentials (CORS, see `cors.ts`); Bearer
+   * only for changes: they are not CSRF-trusted. @default []
+   */
+  readonly corsOrigins?: readonly string[];
   /** Trust `X-Forwarded-*` from these proxies (Fastify's `trustProxy`). @default false */
   readonly trustProxy?: FastifyServerOptions["trustProxy"];
   /**
@@ -134,6 +143,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     trustProxy: (options.trustProxy ?? false) !== false,
   });
 
+  installCors(app, options.corsOrigins ?? []);
+
   // A request that says it has no body has none to parse, whatever Content-Type a client
   // library adds (Python's urllib sends a form type on an empty POST): not a form post.
   app.addHook("onRequest", (request, _reply, done) => {
@@ -180,10 +191,20 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       await discardBody(request.raw, bodyLimit * DISCARD_FACTOR);
       reply.header("connection", "close");
     }
-    return reply.code(response.status).headers(response.headers).send(response.body);
+    reply.headers(response.headers);
+    // A person's browser on a page route reads a page, with the same status and code.
+    if (wantsHtml(request.headers.accept) && isPageRoute(request.url)) {
+      const { code, message } = response.body.error;
+      return sendPage(reply, response.status, errorPage({ status: response.status, code, message }));
+    }
+    return reply.code(response.status).send(response.body);
   });
-  app.setNotFoundHandler((_request, reply) => {
+  app.setNotFoundHandler((request, reply) => {
     const { status, body } = errorResponse(new TesseraError("not_found", "No such route."));
+    // A browser following a link to a page that is not here (`redirectTo: "/checkout"`).
+    if ((request.method === "GET" || request.method === "HEAD") && wantsHtml(request.headers.accept)) {
+      return sendPage(reply, status, errorPage({ status, code: "not_found", message: "No such page." }));
+    }
     return reply.code(status).send(body);
   });
   // Graceful close: Node keeps a keep-alive connection open after its in-flight request
@@ -226,6 +247,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.register(healthRoutes, ctx);
   app.register(linkRoutes, ctx);
   app.register(pluginRoutes, ctx);
+  app.register(accountRoutes, ctx);
   return app;
 }
 

@@ -4,8 +4,9 @@
  * `upgrade` events for its path and leaves every other upgrade to whoever else listens.
  *
  * Thin by design: the protocol lives in `Connection`; this file moves text, maps the
- * ending error to a close code (`close-codes.ts`), takes a Bearer session token from the
- * upgrade request, and runs the heartbeat — a WebSocket ping each interval, a peer that
+ * ending error to a close code (`close-codes.ts`), takes a Bearer session token — or, for a
+ * page of this server, the `tessera_session` cookie — from the upgrade request, and runs
+ * the heartbeat — a WebSocket ping each interval, a peer that
  * did not answer the previous one is terminated — which also drives session renewal.
  *
  * ```ts
@@ -18,6 +19,7 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { TesseraError } from "../../errors.js";
+import { readCookie, SESSION_COOKIE } from "../http/cookies.js";
 import { GOING_AWAY, WEBSOCKET_CLOSE_CODE } from "./close-codes.js";
 import { Connection } from "./connection.js";
 import { ConnectionRegistry } from "./registry.js";
@@ -27,6 +29,11 @@ export interface WebSocketGatewayOptions extends SocketOptions {
   readonly server: Server;
   /** @default "/ws" */
   readonly path?: string;
+  /**
+   * Origins besides the server's own whose pages may authenticate with the session cookie
+   * (the CSRF-trusted `--link-origins`). @default []
+   */
+  readonly cookieOrigins?: readonly string[];
 }
 
 export interface WebSocketGateway {
@@ -42,6 +49,7 @@ const CLOSE_GRACE_MS = 1000;
 export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSocketGateway {
   const resolved = resolveSocketOptions(options);
   const path = options.path ?? "/ws";
+  const cookieOrigins = new Set(options.cookieOrigins ?? []);
   const registry = new ConnectionRegistry(resolved.tessera);
   // Compression is off: it costs memory per socket and invites compression-ratio attacks.
   const wss = new WebSocketServer({
@@ -87,8 +95,8 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       connection.dispose();
       live.delete(ws);
     });
-    const bearer = bearerToken(request);
-    if (bearer !== null) connection.authenticateWithToken(bearer);
+    const token = bearerToken(request) ?? cookieToken(request, cookieOrigins);
+    if (token !== null) connection.authenticateWithToken(token);
   }
 
   const heartbeat = setInterval(() => {
@@ -140,6 +148,24 @@ function bearerToken(request: IncomingMessage): string | null {
   if (header === undefined) return null;
   const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
   return match?.[1] ?? null;
+}
+
+/**
+ * The session cookie of an upgrade that a page of this server (or a trusted origin) made.
+ * Browsers send cookies on cross-site WebSocket upgrades and no CORS guards them
+ * (cross-site WebSocket hijacking), so an `Origin` naming another host makes the cookie
+ * count for nothing; that page may still send an `auth` frame with a token it holds.
+ */
+function cookieToken(request: IncomingMessage, trusted: ReadonlySet<string>): string | null {
+  const token = readCookie(request.headers.cookie, SESSION_COOKIE);
+  if (token === undefined || token === "") return null;
+  const origin = request.headers.origin;
+  if (origin === undefined || trusted.has(origin)) return token;
+  try {
+    return new URL(origin).host === request.headers.host ? token : null;
+  } catch {
+    return null;
+  }
 }
 
 function rawText(data: RawData): string {

@@ -1,6 +1,6 @@
 /**
  * The account and token routes: register, upgrade of an access JWT to a session token,
- * refresh, logout and logout-all (login, with its request formats, is `login.ts`). Each is parse → one
+ * refresh, logout and logout-all (optionally keeping the caller's session; login, with its request formats, is `login.ts`). Each is parse → one
  * engine call → write; the engine decides every refusal.
  *
  * Cookies: a response that hands out a session token (upgrade, and refresh of an upgraded
@@ -33,6 +33,8 @@ const upgradeBody = z
   .object({ token: z.string().min(1).max(8192).optional() })
   .strict()
   .nullish();
+
+const logoutAllBody = z.object({ keepCurrent: z.boolean().optional() }).strict().nullish();
 
 export async function authRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   const { tessera } = ctx;
@@ -75,8 +77,15 @@ export async function authRoutes(app: FastifyInstance, ctx: HttpContext): Promis
     return reply.code(204).send();
   });
 
+  // `{"keepCurrent": true}` ends every *other* session (the sessions page's "sign out all
+  // other sessions"); the caller's session, cookie and sockets stay.
   app.post("/auth/logout-all", async (request, reply) => {
-    const { user } = await ctx.authenticate(request);
+    const { session, user } = await ctx.authenticate(request);
+    const body = parseBody(logoutAllBody, request.body, "logout-all request");
+    if (body?.keepCurrent === true) {
+      await tessera.logoutAll(user.id, { keepSessionId: session.id });
+      return reply.code(204).send();
+    }
     await tessera.logoutAll(user.id);
     ctx.clearSessionCookie(request, reply);
     return reply.code(204).send();

@@ -5,7 +5,7 @@
  *
  * Redemption answers, in order of precedence: the issuing provider's own format
  * (`formatLinkResponse`), JSON (`{...tokenPair, session}`) when the client accepts
- * `application/json`, else a redirect to the link's `redirectTo` (default `/`) with the
+ * `application/json`, else a redirect to the link's `redirectTo` (default `/account/sessions`, the sessions page) with the
  * `tessera_session` cookie.
  *
  * Mail scanners and link previewers open URLs before people do: `HEAD` and `OPTIONS` never
@@ -37,6 +37,8 @@ const issueBody = z
 type TokenParams = { Params: { token: string } };
 
 const ALLOWED_METHODS = "GET, HEAD, POST, OPTIONS";
+/** Where a link without `redirectTo` lands: a page of ours that a person can read. */
+const DEFAULT_LANDING = "/account/sessions";
 
 export async function linkRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   const { tessera } = ctx;
@@ -116,7 +118,8 @@ export async function linkRoutes(app: FastifyInstance, ctx: HttpContext): Promis
     // Re-checked at redemption: an origin removed from the allow-list since issuing is no
     // longer a place to send someone.
     const target = redeemed.link.redirectTo;
-    const safe = target !== null && redirectProblem(target, allowedOrigins) === null ? target : "/";
+    const safe =
+      target !== null && redirectProblem(target, allowedOrigins) === null ? target : DEFAULT_LANDING;
     return reply.code(redirectStatus).header("location", safe).send();
   }
 
