@@ -1,7 +1,7 @@
 /**
  * Tessera's public library API. Re-exports only. Importing it loads no native module and no
- * database or gRPC client: the stores are `tessera/sqlite`, `tessera/redis` and
- * `tessera/postgres`, gRPC is `tessera/grpc`, and each loads its driver itself.
+ * database or gRPC client: the stores are `tessera-sessions/sqlite`, `tessera-sessions/redis` and
+ * `tessera-sessions/postgres`, gRPC is `tessera-sessions/grpc`, and each loads its driver itself.
  */
 
 export type { Authenticated } from "./engine/authenticate.js";

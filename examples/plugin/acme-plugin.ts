@@ -14,7 +14,7 @@
  * link carrying the user's profile (`POST /acme/links`), which whoever opens it redeems
  * with a plain GET — answered in Acme's own XML format, chosen by the provider.
  *
- * A real package would import from "tessera"; this example imports from the source tree.
+ * A real package would import from "tessera-sessions"; this example imports from the source tree.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";

@@ -1,9 +1,9 @@
 /**
- * `tessera/client`: the browser and Node SDK. ESM, typed, no runtime dependencies and no
+ * `tessera-sessions/client`: the browser and Node SDK. ESM, typed, no runtime dependencies and no
  * DOM in the core; it loads nothing of the server (the architecture test keeps it so).
  *
  * ```ts
- * import { createClient } from "tessera/client";
+ * import { createClient } from "tessera-sessions/client";
  * const client = createClient({ baseUrl: "https://auth.example.com", mode: "token" });
  * await client.login({ username: "hero", password: "secret123" });
  * const response = await client.fetch("https://api.example.com/me");
