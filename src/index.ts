@@ -4,8 +4,10 @@
  * `tessera-sessions/postgres`, gRPC is `tessera-sessions/grpc`, and each loads its driver itself.
  */
 
+export type { ChangePasswordInput, ReauthenticateInput } from "./engine/account.js";
 export type { Authenticated } from "./engine/authenticate.js";
 export type { EngineEvent } from "./engine/context.js";
+export type { FreshnessOptions } from "./engine/freshness.js";
 export type { HookHandler, HookName, HookPayloads, HookResults, UpgradeRequest } from "./engine/hooks.js";
 export type { IssuedLink, IssueLinkInput, LinkInfo, RedeemedLink } from "./engine/links.js";
 export type { JwtOptions, TesseraOptions } from "./engine/options.js";

@@ -1,11 +1,15 @@
 /**
  * One suite for the three framework guards (Express, Fastify, Hono): each test app listens
- * on a real port with `GET /me` and `POST /action` behind its guard, answering
+ * on a real port with `GET /me` and `POST /action` behind its guard, and `GET /fresh` behind
+ * a guard demanding a proof of identity at most `FRESH_MAX_AGE` seconds old, answering
  * `{ userId, sessionId, via }` from what the guard put on the request.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Tessera } from "../src/engine/tessera.js";
-import { loggedIn, makeEngine } from "./kit.js";
+import { loggedIn, makeEngine, type TestClock } from "./kit.js";
+
+/** The `maxAge` of each test app's `GET /fresh` guard. */
+export const FRESH_MAX_AGE = 300;
 
 export interface GuardApp {
   readonly url: string;
@@ -15,11 +19,13 @@ export interface GuardApp {
 export function guardSuite(name: string, start: (tessera: Tessera) => Promise<GuardApp>): void {
   describe(`${name} guard`, () => {
     let tessera: Tessera;
+    let clock: TestClock;
     let closeStore: () => Promise<void>;
     let app: GuardApp;
     beforeAll(async () => {
       const engine = await makeEngine();
       tessera = engine.tessera;
+      clock = engine.clock;
       closeStore = () => engine.store.close();
       app = await start(tessera);
     });
@@ -88,6 +94,23 @@ export function guardSuite(name: string, start: (tessera: Tessera) => Promise<Gu
       // No browser signal at all: not a page's cross-site request.
       const plain = await call("/action", { method: "POST", headers: { cookie } });
       expect(plain.status).toBe(200);
+    });
+
+    it("with maxAge, answers 403 reauthentication_required once the last proof is older; re-authenticating lets it through", async () => {
+      const { user, pair } = await loggedIn(tessera);
+      const headers = { authorization: `Bearer ${pair.accessToken}` };
+      expect((await call("/fresh", { headers })).status).toBe(200);
+      clock.advance((FRESH_MAX_AGE + 60) * 1000);
+      const stale = await call("/fresh", { headers });
+      expect(stale.status).toBe(403);
+      expect(await stale.json()).toEqual({
+        error: { code: "reauthentication_required", message: expect.any(String) },
+      });
+      // Still signed in where no freshness is asked.
+      expect((await call("/me", { headers })).status).toBe(200);
+      await tessera.reauthenticate({ sessionId: pair.sessionId, password: "secret123" });
+      const fresh = await call("/fresh", { headers });
+      expect(await fresh.json()).toEqual({ userId: user.id, sessionId: pair.sessionId, via: "bearer" });
     });
 
     it("lets a Bearer POST through without CSRF proof", async () => {

@@ -248,3 +248,72 @@ describe("--absolute-lifetime on every surface", () => {
     expect(await closeOf(again)).toEqual({ code: 4401, reason: "token_expired" });
   });
 });
+
+describe("POST /auth/password and POST /auth/reauthenticate over every surface", () => {
+  let server: Running;
+  let grpc: SessionClient;
+  beforeAll(async () => {
+    server = await startTestServer();
+    grpc = sessionClient(server.grpc?.port ?? 0);
+  });
+  afterAll(async () => {
+    grpc?.close();
+    await server?.stop();
+  });
+
+  it("a password change ends the user's other sessions — a WebSocket, a gRPC session — and keeps the current one", async () => {
+    const base = server.urls.http;
+    await http(base, "POST", "/auth/register", { json: { username: "changer", password: "secret123" } });
+    const login = await http(base, "POST", "/auth/login", {
+      json: { username: "changer", password: "secret123" },
+    });
+    const current = String(login.body.accessToken);
+    const socket = await openWebSocket(server.urls.ws);
+    socket.send({ type: "auth", provider: "password", username: "changer", password: "secret123" });
+    await socket.next(); // tokens
+    expect(await socket.next()).toMatchObject({ type: "ready" });
+    const created = await call(grpc, "CreateSession", {
+      username: "changer",
+      password: "secret123",
+      device_uuid: "cli-1",
+    });
+    const changed = await http(base, "POST", "/auth/password", {
+      token: current,
+      json: { currentPassword: "secret123", newPassword: "brand-new-secret" },
+    });
+    expect(changed.status).toBe(204);
+    expect(await closeOf(socket)).toEqual({ code: 4401, reason: "token_revoked" });
+    const get = await failureOf(call(grpc, "GetSession", {}, bearer(String(created.auth_token))));
+    expect(get).toMatchObject({ status: status.UNAUTHENTICATED, code: "token_revoked" });
+    expect((await http(base, "GET", "/auth/session", { token: current })).status).toBe(200);
+    // The old password is gone on gRPC and the socket too.
+    const old = await failureOf(
+      call(grpc, "CreateSession", { username: "changer", password: "secret123", device_uuid: "cli-2" }),
+    );
+    expect(old).toMatchObject({ status: status.UNAUTHENTICATED, code: "invalid_credentials" });
+    const again = await openWebSocket(server.urls.ws);
+    again.send({ type: "auth", provider: "password", username: "changer", password: "secret123" });
+    expect(await closeOf(again)).toEqual({ code: 4401, reason: "invalid_credentials" });
+  });
+
+  it("re-authentication answers the same session with a new authenticatedAt; a wrong password is 401 invalid_credentials", async () => {
+    const base = server.urls.http;
+    await http(base, "POST", "/auth/register", { json: { username: "prover", password: "secret123" } });
+    const login = await http(base, "POST", "/auth/login", {
+      json: { username: "prover", password: "secret123" },
+    });
+    const token = String(login.body.accessToken);
+    const wrong = await http(base, "POST", "/auth/reauthenticate", {
+      token,
+      json: { password: "nope-nope" },
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toEqual({ error: { code: "invalid_credentials", message: expect.any(String) } });
+    const right = await http(base, "POST", "/auth/reauthenticate", {
+      token,
+      json: { password: "secret123" },
+    });
+    expect(right.status).toBe(200);
+    expect(right.body.session).toMatchObject({ id: login.body.sessionId, authMethods: ["pwd"] });
+  });
+});

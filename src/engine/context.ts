@@ -108,7 +108,7 @@ export function checkDataSize(ctx: EngineContext, data: JsonValue): void {
   }
 }
 
-/** A session and its user, from the cache or else the store (then cached). Null if unknown. */
+/** A session and its user, from the cache or else the store (then cached). Null if unknown, or its user is gone or disabled. */
 export async function loadSession(ctx: EngineContext, sessionId: string): Promise<CacheEntry | null> {
   const now = ctx.now();
   if (ctx.store.events.isCurrent()) {
@@ -130,7 +130,9 @@ export async function cacheRecord(
   since: number,
 ): Promise<CacheEntry | null> {
   const user = await fromStore(ctx.store.findUserById(record.userId));
-  if (user === null) return null;
+  // Disabling ends the user's sessions atomically; this also refuses one that a login racing
+  // the disable created just after it.
+  if (user === null || user.disabledAt !== null) return null;
   return ctx.cache.put(record, publicUser(user), ctx.now(), since);
 }
 

@@ -56,7 +56,8 @@ export async function liveEntry(
   // This process may have written a later `lastSeenAt` than the record it got back.
   const touchedAt = ctx.cache.bySessionId(record.id, now)?.touchedAt ?? record.lastSeenAt;
   const entry = await cacheRecord(ctx, record, options.since);
-  if (entry === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
+  if (entry === null)
+    throw new TesseraError("token_revoked", "The session's user no longer exists or is disabled.");
   entry.touchedAt = Math.max(entry.touchedAt, touchedAt);
   const problem = sessionProblem(record, false, now);
   if (problem !== null) throw problem;

@@ -79,7 +79,9 @@ export async function verifyPassword(
   if (throttle !== null) await fromStore(throttle.check(key, ip, ctx.now()));
   const user = key === null ? null : await fromStore(ctx.store.findUserByUsernameKey(key));
   const ok = await ctx.hasher.verifyOrDummy(user?.passwordHash ?? null, password);
-  if (user === null || !ok) {
+  // A disabled account is refused like a wrong password, after the same work: whoever
+  // knows the name learns nothing of the account's state.
+  if (user === null || !ok || user.disabledAt !== null) {
     if (throttle !== null) await fromStore(throttle.failure(key, ip, ctx.now()));
     throw new TesseraError("invalid_credentials", "The username or password is incorrect.");
   }
@@ -148,6 +150,12 @@ export async function prepareSession(ctx: EngineContext, input: StartSessionInpu
   const provider = input.provider ?? "password";
   const authMethods = [...(input.authMethods ?? [authMethodOf(provider)])];
   const metadata = metadataOf(input.metadata);
+  // Every way in ends here (password, providers, gRPC, the socket, links): a disabled user
+  // gets no session, whatever proved who they are.
+  const account = await fromStore(ctx.store.findUserById(input.user.id));
+  if (account === null || account.disabledAt !== null) {
+    throw new TesseraError("invalid_credentials", "This account cannot sign in.");
+  }
   await ctx.hooks.run("login", { user: input.user, provider, metadata });
 
   const now = ctx.now();

@@ -17,10 +17,17 @@ import { PasswordHasher } from "../passwords/password-hasher.js";
 import { normaliseUsername } from "../passwords/username.js";
 import type { JsonValue, SessionStore } from "../stores/session-store.js";
 import type { SigningAlgorithm } from "../tokens/keys.js";
+import {
+  type ChangePasswordInput,
+  changePassword,
+  type ReauthenticateInput,
+  reauthenticate,
+} from "./account.js";
 import { type Authenticated, authenticateWith, type LoginWithOptions, loginWith } from "./authenticate.js";
 import { type BodyParser, BodyParsers, mediaTypeOf } from "./body-parsers.js";
 import { type EngineContext, type EngineEvent, fromStore, publicUser, sessionProblem } from "./context.js";
 import { Denylist } from "./denylist.js";
+import { checkFreshness, type FreshnessOptions } from "./freshness.js";
 import { type HookHandler, type HookName, Hooks } from "./hooks.js";
 import { checkSession } from "./idle.js";
 import { JwtCache } from "./jwt-cache.js";
@@ -56,6 +63,7 @@ import type {
   ValidatedSession,
 } from "./types.js";
 import { upgrade } from "./upgrade.js";
+import { deleteUser, disableUser, enableUser } from "./users.js";
 import { JWT_CACHE_MAX, validate, validateSync } from "./validate.js";
 
 /** A readiness probe slower than this fails. */
@@ -275,9 +283,58 @@ export class Tessera {
    * The session a token (session token or access JWT) stands for. `metadata.ipAddress`, the
    * client's address, feeds the token-guessing throttle: an address presenting many unknown
    * or forged tokens gets `rate_limited` for a while (a cached valid token is never checked).
+   * `options.maxAge` demands a recent proof of identity: a session whose `authenticatedAt`
+   * is older answers `reauthentication_required`.
    */
-  validate(token: string, metadata?: RequestMetadata): Promise<ValidatedSession> {
-    return validate(this.#ctx, token, metadata?.ipAddress);
+  validate(
+    token: string,
+    metadata?: RequestMetadata,
+    options: FreshnessOptions = {},
+  ): Promise<ValidatedSession> {
+    const validated = validate(this.#ctx, token, metadata?.ipAddress);
+    if (options.maxAge === undefined) return validated;
+    return validated.then((result) => {
+      checkFreshness(result.session, options.maxAge, this.#ctx.now());
+      return result;
+    });
+  }
+
+  /**
+   * Proves the user again on a live session (password, or a provider's fields): its
+   * `authenticatedAt` and `authMethods` change, nothing else; a wrong password is
+   * `invalid_credentials` and counts towards login throttling.
+   */
+  reauthenticate(input: ReauthenticateInput): Promise<Session> {
+    return reauthenticate(this.#ctx, input);
+  }
+
+  /**
+   * Changes the password of the session's user after checking the current one; every other
+   * session of the user ends (sockets included, on every node) and the asking one stays.
+   */
+  changePassword(input: ChangePasswordInput): Promise<void> {
+    return changePassword(this.#ctx, input);
+  }
+
+  /**
+   * Disables a user: every session and socket of theirs ends at once, on every node, and
+   * their logins get `invalid_credentials` until `enableUser`. Returns how many sessions ended.
+   */
+  disableUser(userId: number): Promise<number> {
+    return disableUser(this.#ctx, userId);
+  }
+
+  /** Lets a disabled user log in again; the sessions that ended stay ended. */
+  enableUser(userId: number): Promise<void> {
+    return enableUser(this.#ctx, userId);
+  }
+
+  /**
+   * Deletes a user and what they stored; every session and socket of theirs ends at once,
+   * their tokens answer `token_revoked`, and the username becomes free. Returns how many sessions ended.
+   */
+  deleteUser(userId: number): Promise<number> {
+    return deleteUser(this.#ctx, userId);
   }
 
   /**

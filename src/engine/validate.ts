@@ -104,7 +104,8 @@ async function validateSessionToken(ctx: EngineContext, token: string): Promise<
     const record = await fromStore(ctx.store.findSessionByTokenHash(hash));
     if (record === null) throw new TesseraError("token_invalid", "Unknown session token.");
     const loaded = await cacheRecord(ctx, record, since);
-    if (loaded === null) throw new TesseraError("token_revoked", "The session's user no longer exists.");
+    if (loaded === null)
+      throw new TesseraError("token_revoked", "The session's user no longer exists or is disabled.");
     return loaded;
   };
   const cached = ctx.store.events.isCurrent() ? ctx.cache.byTokenHash(hash, now) : undefined;

@@ -37,6 +37,7 @@ import { errorResponse, httpErrorResponse, parserErrorResponse } from "./errors.
 import { TesseraMetrics } from "./metrics.js";
 import { accountRoutes } from "./routes/account.js";
 import { authRoutes } from "./routes/auth.js";
+import { credentialRoutes } from "./routes/credentials.js";
 import { healthRoutes } from "./routes/health.js";
 import { linkRoutes } from "./routes/links.js";
 import { loginRoutes } from "./routes/login.js";
@@ -241,6 +242,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   // Route groups, one file each (plugins load when the app is readied, listened or injected).
   app.register(authRoutes, ctx);
+  app.register(credentialRoutes, ctx);
   app.register(loginRoutes, ctx);
   app.register(sessionRoutes, ctx);
   app.register(wellKnownRoutes, ctx);

@@ -56,6 +56,12 @@ export interface AuthContext extends ValidatedSession {
 export interface AuthOptions {
   /** Origins besides the server's own that may send cookie-authenticated state changes. @default [] */
   readonly trustedOrigins?: readonly string[];
+  /**
+   * Demand a recent proof of identity: a session whose user last proved who they are more
+   * than this many seconds ago answers 403 `reauthentication_required` (the client should
+   * ask for the password, `POST /auth/reauthenticate`, not sign out). @default no demand
+   */
+  readonly maxAge?: number;
 }
 
 /**
@@ -131,6 +137,10 @@ export async function authenticate(
     );
   }
   checkCsrf(request, credential, options);
-  const validated = await tessera.validate(credential.token, { ipAddress: request.clientAddress ?? null });
+  const validated = await tessera.validate(
+    credential.token,
+    { ipAddress: request.clientAddress ?? null },
+    options.maxAge === undefined ? {} : { maxAge: options.maxAge },
+  );
   return { ...validated, via: credential.source, token: credential.token };
 }

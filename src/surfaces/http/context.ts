@@ -5,6 +5,7 @@
  * file exporting `(app, ctx: HttpContext) => Promise<void>`, registered in `app.ts`.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FreshnessOptions } from "../../engine/freshness.js";
 import type { Tessera } from "../../engine/tessera.js";
 import type { RequestMetadata } from "../../engine/types.js";
 import { isTesseraError } from "../../errors.js";
@@ -17,8 +18,14 @@ export interface HttpContext {
   readonly metrics: TesseraMetrics | null;
   /** Origins (besides this server's) that links may redirect to and that pass the CSRF Origin check. */
   readonly linkOrigins: readonly string[];
-  /** Validates the request's Bearer token or cookie (CSRF-checked); throws a `TesseraError`. */
-  authenticate(request: FastifyRequest): Promise<AuthContext & { readonly token: string }>;
+  /**
+   * Validates the request's Bearer token or cookie (CSRF-checked); throws a `TesseraError`.
+   * `freshness.maxAge` demands a recent proof of identity (`reauthentication_required`).
+   */
+  authenticate(
+    request: FastifyRequest,
+    freshness?: FreshnessOptions,
+  ): Promise<AuthContext & { readonly token: string }>;
   /** User agent and client IP, recorded on new sessions. */
   metadata(request: FastifyRequest): RequestMetadata;
   /** Sets the `tessera_session` cookie to a session token. */
@@ -86,10 +93,11 @@ export function createHttpContext(options: HttpContextOptions): HttpContext {
     tessera,
     metrics,
     linkOrigins,
-    async authenticate(request) {
+    async authenticate(request, freshness = {}) {
       try {
         const result = await authenticate(tessera, fastifyAuthRequest(request), {
           trustedOrigins: linkOrigins,
+          ...freshness,
         });
         metrics?.validated("ok");
         return result;

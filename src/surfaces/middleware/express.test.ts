@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import express from "express";
-import { guardSuite } from "../../../test/guard-suite.js";
+import { FRESH_MAX_AGE, guardSuite } from "../../../test/guard-suite.js";
 import { tesseraGuard } from "./express.js";
 
 guardSuite("Express", async (tessera) => {
@@ -11,6 +11,7 @@ guardSuite("Express", async (tessera) => {
   };
   app.get("/me", guard, answer);
   app.post("/action", guard, answer);
+  app.get("/fresh", tesseraGuard({ tessera, maxAge: FRESH_MAX_AGE }), answer);
   const server = await new Promise<import("node:http").Server>((resolve) => {
     const listening = app.listen(0, "127.0.0.1", () => resolve(listening));
   });

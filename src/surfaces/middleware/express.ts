@@ -2,7 +2,8 @@
  * An Express guard for applications that embed Tessera: validates the Bearer token or the
  * `tessera_session` cookie (CSRF rule included) through the engine, puts
  * `{session, user, credential, via}` on `req.tessera`, and otherwise answers the contract's
- * error body. The same `authenticate` as the HTTP API, so the rules cannot differ.
+ * error body; with `maxAge` (seconds), a session whose user last proved who they are longer
+ * ago answers 403 `reauthentication_required`. The same `authenticate` as the HTTP API, so the rules cannot differ.
  *
  * ```ts
  * app.get("/me", tesseraGuard({ tessera }), (req, res) => res.json(req.tessera?.user));

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyRequest } from "fastify";
-import { guardSuite } from "../../../test/guard-suite.js";
+import { FRESH_MAX_AGE, guardSuite } from "../../../test/guard-suite.js";
 import { tesseraGuard } from "./fastify.js";
 
 guardSuite("Fastify", async (tessera) => {
@@ -12,6 +12,7 @@ guardSuite("Fastify", async (tessera) => {
   });
   app.get("/me", { preHandler: guard }, answer);
   app.post("/action", { preHandler: guard }, answer);
+  app.get("/fresh", { preHandler: tesseraGuard({ tessera, maxAge: FRESH_MAX_AGE }) }, answer);
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
   return { url, close: () => app.close() };
 });

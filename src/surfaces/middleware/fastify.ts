@@ -2,7 +2,9 @@
  * A Fastify guard for applications that embed Tessera: a `preHandler` hook that validates
  * the Bearer token or the `tessera_session` cookie (CSRF rule included) through the
  * engine and puts `{session, user, credential, via}` on `request.tessera`, or answers the
- * contract's error body. The same `authenticate` as the HTTP API.
+ * contract's error body; with `maxAge` (seconds), a session whose user last proved who they
+ * are longer ago answers 403 `reauthentication_required`. The same `authenticate` as the
+ * HTTP API.
  *
  * ```ts
  * const guard = tesseraGuard({ tessera });

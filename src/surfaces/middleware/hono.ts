@@ -2,7 +2,8 @@
  * A Hono guard for applications that embed Tessera: validates the Bearer token or the
  * `tessera_session` cookie (CSRF rule included) through the engine and sets
  * `c.get("tessera")` to `{session, user, credential, via}`, or answers the contract's error
- * body. The same `authenticate` as the HTTP API.
+ * body; with `maxAge` (seconds), a session whose user last proved who they are longer ago
+ * answers 403 `reauthentication_required`. The same `authenticate` as the HTTP API.
  *
  * ```ts
  * const app = new Hono<TesseraEnv>();
