@@ -35,12 +35,14 @@ import { installCors } from "./cors.js";
 import { discardBody } from "./discard-body.js";
 import { errorResponse, httpErrorResponse, parserErrorResponse } from "./errors.js";
 import { TesseraMetrics } from "./metrics.js";
+import type { RegisteredRoute } from "./openapi.js";
 import { accountRoutes } from "./routes/account.js";
 import { authRoutes } from "./routes/auth.js";
 import { credentialRoutes } from "./routes/credentials.js";
 import { healthRoutes } from "./routes/health.js";
 import { linkRoutes } from "./routes/links.js";
 import { loginRoutes } from "./routes/login.js";
+import { openApiRoutes } from "./routes/openapi.js";
 import { pluginRoutes } from "./routes/plugins.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
@@ -240,6 +242,17 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     done();
   });
 
+  // Every route, for the OpenAPI document; plugin routes are marked by their `config.plugin`.
+  const registered: RegisteredRoute[] = [];
+  const fromPlugins = new Set<string>();
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) {
+      registered.push({ method, url: route.url });
+      if ((route.config as { plugin?: string } | undefined)?.plugin !== undefined)
+        fromPlugins.add(`${method} ${route.url}`);
+    }
+  });
+
   // Route groups, one file each (plugins load when the app is readied, listened or injected).
   app.register(authRoutes, ctx);
   app.register(credentialRoutes, ctx);
@@ -250,6 +263,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.register(linkRoutes, ctx);
   app.register(pluginRoutes, ctx);
   app.register(accountRoutes, ctx);
+  app.register(openApiRoutes, { routes: registered, pluginRoutes: fromPlugins });
   return app;
 }
 

@@ -16,25 +16,25 @@ import type { HttpContext } from "../context.js";
 import { fastifyAuthRequest } from "../context.js";
 import { parseBody } from "../validation.js";
 
-const registerBody = z
+export const registerBody = z
   .object({
     username: z.string().min(1).max(256),
     password: z.string().min(1).max(4096),
   })
   .strict();
 
-const refreshBody = z.object({ refreshToken: z.string().min(1).max(8192) }).strict();
+export const refreshBody = z.object({ refreshToken: z.string().min(1).max(8192) }).strict();
 
 /**
  * Upgrade takes its JWT from the Bearer header; a body may name the same token (seed 000).
  * No body, `null` and `{}` all mean "the Bearer token".
  */
-const upgradeBody = z
+export const upgradeBody = z
   .object({ token: z.string().min(1).max(8192).optional() })
   .strict()
   .nullish();
 
-const logoutAllBody = z.object({ keepCurrent: z.boolean().optional() }).strict().nullish();
+export const logoutAllBody = z.object({ keepCurrent: z.boolean().optional() }).strict().nullish();
 
 export async function authRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   const { tessera } = ctx;

@@ -24,7 +24,7 @@ import type { HttpContext } from "../context.js";
 import { parseBody } from "../validation.js";
 import { confirmationPage } from "./link-confirm-page.js";
 
-const issueBody = z
+export const issueBody = z
   .object({
     // Already JSON: the body parser produced it.
     data: z.unknown().optional(),

@@ -16,6 +16,7 @@ export async function pluginRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     app.route({
       method: route.method,
       url: route.path,
+      config: { plugin },
       handler: async (request, reply) => {
         const response = await route.handler(await pluginRequest(ctx, route, request), ctx.tessera);
         return writeResponse(plugin, reply, response);
