@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { codeOf, loggedIn, makeEngine } from "../../test/kit.js";
+import { MemoryStore } from "../stores/memory/memory-store.js";
 
 describe("register and login", () => {
   it("register returns a user with a positive integer id and a uuid, and login returns a JWT pair", async () => {
@@ -127,5 +128,53 @@ describe("register and login", () => {
       metadata: { user_agent: "curl/8", ip_address: "127.0.0.1" },
       username: "meta",
     });
+  });
+});
+
+describe("password normalisation (NIST SP 800-63B: NFKC)", () => {
+  const composed = "caf\u00e9-secret"; // é as one code point (NFC)
+  const decomposed = "cafe\u0301-secret"; // e + combining acute accent (NFD)
+
+  it("a password registered composed logs in typed decomposed, and the other way round", async () => {
+    const { tessera } = await makeEngine();
+    await tessera.register({ username: "ana", password: composed });
+    await tessera.register({ username: "bea", password: decomposed });
+    expect((await tessera.login({ username: "ana", password: decomposed })).user.username).toBe("ana");
+    expect((await tessera.login({ username: "bea", password: composed })).user.username).toBe("bea");
+    expect(await codeOf(tessera.login({ username: "ana", password: "cafe-secret" }))).toBe(
+      "invalid_credentials",
+    );
+  });
+
+  it("a hash made before normalisation still verifies, and is replaced by a hash of the normalised form", async () => {
+    const { hash, verify } = await import("@node-rs/argon2");
+    const store = new MemoryStore();
+    const { tessera } = await makeEngine({ store });
+    const legacy = await hash(decomposed, { memoryCost: 1024, timeCost: 1 });
+    const user = await store.createUser({
+      uuid: "7d9a4c1e-0000-4000-8000-000000000001",
+      username: "cleo",
+      usernameKey: "cleo",
+      passwordHash: legacy,
+      createdAt: Date.now(),
+    });
+    if (user === null) throw new Error("user not created");
+    const rehashed = new Promise<string>((resolve) => {
+      const original = store.setPasswordHash.bind(store);
+      store.setPasswordHash = async (userId, passwordHash) => {
+        const done = await original(userId, passwordHash);
+        resolve(passwordHash);
+        return done;
+      };
+    });
+    expect((await tessera.login({ username: "cleo", password: decomposed })).user.username).toBe("cleo");
+    const replacement = await rehashed;
+    expect(replacement).not.toBe(legacy);
+    expect(await verify(replacement, composed)).toBe(true);
+    expect((await store.findUserById(user.id))?.passwordHash).toBe(replacement);
+    expect((await tessera.login({ username: "cleo", password: composed })).user.username).toBe("cleo");
+    expect(await codeOf(tessera.login({ username: "cleo", password: "cafe-secret" }))).toBe(
+      "invalid_credentials",
+    );
   });
 });

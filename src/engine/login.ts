@@ -78,7 +78,9 @@ export async function verifyPassword(
   const throttle = ctx.throttle;
   if (throttle !== null) await fromStore(throttle.check(key, ip, ctx.now()));
   const user = key === null ? null : await fromStore(ctx.store.findUserByUsernameKey(key));
-  const ok = await ctx.hasher.verifyOrDummy(user?.passwordHash ?? null, password);
+  const ok = await ctx.hasher.verifyOrDummy(user?.passwordHash ?? null, password, () => {
+    if (user !== null) rehash(ctx, user.id, password);
+  });
   // A disabled account is refused like a wrong password, after the same work: whoever
   // knows the name learns nothing of the account's state.
   if (user === null || !ok || user.disabledAt !== null) {
@@ -87,6 +89,17 @@ export async function verifyPassword(
   }
   if (throttle !== null) await fromStore(throttle.success(key));
   return publicUser(user);
+}
+
+/**
+ * Replaces a hash of the password as it was typed with a hash of its normalised form, in
+ * the background (the login does not wait; a failure only means it happens next time).
+ */
+function rehash(ctx: EngineContext, userId: number, password: string): void {
+  void ctx.hasher
+    .hash(password)
+    .then((hash) => ctx.store.setPasswordHash(userId, hash))
+    .catch((error: unknown) => ctx.reportError(error, "password rehash"));
 }
 
 export function providerContext(ctx: EngineContext, metadata: RequestMetadata): ProviderContext {

@@ -46,6 +46,15 @@ export interface Argon2 {
   readonly verify: typeof verify;
 }
 
+/**
+ * The form a password is hashed and compared in: Unicode NFKC (NIST SP 800-63B 5.1.1.2), so
+ * the same password typed on keyboards that compose characters differently (é as one code
+ * point or as e + combining accent) is the same password.
+ */
+export function normalisePassword(password: string): string {
+  return password.normalize("NFKC");
+}
+
 /** Hashing threads that leave the event loop a core of its own. */
 export function defaultHashConcurrency(): number {
   return Math.max(1, availableParallelism() - 1);
@@ -94,8 +103,10 @@ export class PasswordHasher {
     }
   }
 
+  /** Hashes the password in its normalised form (see `normalisePassword`). */
   hash(password: string): Promise<string> {
-    return this.#limiter.run(async () => (await this.#functions()).hash(password, this.#params));
+    const normalised = normalisePassword(password);
+    return this.#limiter.run(async () => (await this.#functions()).hash(normalised, this.#params));
   }
 
   /** The argon2 functions, loading the native module on first use. */
@@ -107,21 +118,29 @@ export class PasswordHasher {
   /**
    * True when `password` matches `phc`. With `phc` null (unknown user), verifies against
    * a dummy hash and returns false, taking the same time as a wrong password.
+   *
+   * The normalised password is tried first. A hash made before passwords were normalised
+   * holds the password as it was typed: when only that form matches, `onLegacyMatch` is
+   * called so the caller can store a hash of the normalised form (verify, then rehash).
    */
-  verifyOrDummy(phc: string | null, password: string): Promise<boolean> {
+  verifyOrDummy(phc: string | null, password: string, onLegacyMatch?: () => void): Promise<boolean> {
     // Over-long input never reaches argon2, but still pays for a verification.
     const candidate = password.length > this.#maxLength ? "" : password;
+    const normalised = normalisePassword(candidate);
     return this.#limiter.run(async () => {
       const argon2 = await this.#functions();
+      const check = (hash: string, input: string) => argon2.verify(hash, input).catch(() => false);
       if (phc === null) {
-        await argon2.verify(await this.#dummyHash(), candidate).catch(() => false);
+        // As many verifications as a wrong password of the same form costs.
+        const dummy = await this.#dummyHash();
+        await check(dummy, normalised);
+        if (normalised !== candidate) await check(dummy, candidate);
         return false;
       }
-      try {
-        return await argon2.verify(phc, candidate);
-      } catch {
-        return false;
-      }
+      if (await check(phc, normalised)) return true;
+      if (normalised === candidate || !(await check(phc, candidate))) return false;
+      onLegacyMatch?.();
+      return true;
     });
   }
 
