@@ -50,7 +50,7 @@ describe("the package", () => {
       expect(existsSync(join(ROOT, target.default)), `${name} → ${target.default}`).toBe(true);
       expect(existsSync(join(ROOT, target.types)), `${name} → ${target.types}`).toBe(true);
     }
-    for (const name of [".", "./sqlite", "./grpc", "./testing", "./client", "./server"]) {
+    for (const name of [".", "./sqlite", "./postgres", "./grpc", "./testing", "./client", "./server"]) {
       expect(pkg.exports[name], name).toBeDefined();
     }
   });
@@ -62,11 +62,14 @@ describe("the package", () => {
   });
 
   it.runIf(built)(
-    "loads SQLite from tessera/sqlite and gRPC from tessera/grpc, each without the other",
+    "loads SQLite, PostgreSQL and gRPC each from its own entry point, and nothing of the others",
     () => {
       const sqlite = packagesLoadedBy(join(ROOT, pkg.exports["./sqlite"]?.default ?? ""));
       expect(sqlite).toContain("better-sqlite3");
       expect(sqlite.filter((name) => HEAVY.includes(name) && name !== "better-sqlite3")).toEqual([]);
+      const postgres = packagesLoadedBy(join(ROOT, pkg.exports["./postgres"]?.default ?? ""));
+      expect(postgres).toContain("pg");
+      expect(postgres.filter((name) => HEAVY.includes(name) && name !== "pg")).toEqual([]);
       const grpc = packagesLoadedBy(join(ROOT, pkg.exports["./grpc"]?.default ?? ""));
       expect(grpc).toContain("@grpc/grpc-js");
       expect(grpc.filter((name) => HEAVY.includes(name) && name !== "@grpc/grpc-js")).toEqual([]);

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDir } from "../../test/server-kit.js";
+import { StoreOpenError } from "../stores/session-store.js";
 import { loadConfig } from "./config.js";
 import { describeStore, openStore, redactUrl } from "./open-store.js";
 
@@ -40,5 +41,56 @@ describe("openStore", () => {
       env: { TESSERA_STORE: "postgres", TESSERA_DATABASE_URL: "postgres://app:s3cret@db/tessera" },
     });
     expect(describeStore(config)).toBe("PostgreSQL postgres://app:***@db/tessera");
+  });
+});
+
+describe("openStore on PostgreSQL", () => {
+  it("opens the database of --database-url (creating its tables) and keeps what it writes", async () => {
+    const pg = await import("pg");
+    const database = `tessera_open_${process.pid}_${Date.now()}`;
+    const admin = new pg.default.Client({
+      host: "127.0.0.1",
+      port: 5432,
+      user: "postgres",
+      database: "test",
+    });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    try {
+      const config = loadConfig({
+        env: {
+          TESSERA_STORE: "postgres",
+          TESSERA_DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
+        },
+      });
+      const store = await openStore(config);
+      await store.createUser({
+        uuid: "u-1",
+        username: "ada",
+        usernameKey: "ada",
+        passwordHash: null,
+        createdAt: 1,
+      });
+      await store.close();
+      const again = await openStore(config);
+      expect(await again.findUserByUsernameKey("ada")).not.toBeNull();
+      await again.close();
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+
+  it("refuses an unreachable database with a StoreOpenError that does not show the password", async () => {
+    const config = loadConfig({
+      env: { TESSERA_STORE: "postgres", TESSERA_DATABASE_URL: "postgres://app:hunter2@127.0.0.1:1/tessera" },
+    });
+    const error = await openStore(config).then(
+      () => null,
+      (reason: unknown) => reason as Error,
+    );
+    expect(error).toBeInstanceOf(StoreOpenError);
+    expect(error?.message).toMatch(/127\.0\.0\.1:1/);
+    expect(error?.message).not.toMatch(/hunter2/);
   });
 });

@@ -13,12 +13,12 @@ import { parseBody } from "../validation.js";
 
 const secret = z.string().min(1).max(4096);
 
-const passwordBody = z.object({ currentPassword: secret, newPassword: secret }).strict();
+export const passwordBody = z.object({ currentPassword: secret, newPassword: secret }).strict();
 
-const passwordProof = z.object({ password: secret }).strict();
+export const passwordProof = z.object({ password: secret }).strict();
 
 /** `{provider, ...fields}`: the provider's schema checks the fields, as at login. */
-const providerProof = z.object({ provider: z.string().min(1).max(40) }).passthrough();
+export const providerProof = z.object({ provider: z.string().min(1).max(40) }).passthrough();
 
 export async function credentialRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   const { tessera } = ctx;

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { passwordInput } from "../../../engine/providers.js";
 import { type OperationTable, openApiDocument, type RegisteredRoute } from "../openapi.js";
 import { logoutAllBody, refreshBody, registerBody, upgradeBody } from "./auth.js";
+import { passwordBody, passwordProof, providerProof } from "./credentials.js";
 import { issueBody } from "./links.js";
 
 const VERSION = "0.1.0";
@@ -77,6 +78,41 @@ export const OPERATIONS: OperationTable = {
     body: logoutAllBody,
     success: { status: 204, content: "empty" },
     errors: ["token_invalid", "token_expired", "token_revoked", "forbidden", "unavailable"],
+  },
+  "POST /auth/reauthenticate": {
+    summary:
+      "Prove who you are again (password, or a provider's fields with `provider`): a new authenticatedAt, no new session",
+    tag: "auth",
+    auth: "session",
+    body: z.union([passwordProof, providerProof]),
+    success: { status: 200, content: "json", schema: "SessionAnswer" },
+    errors: [
+      "invalid_request",
+      "invalid_credentials",
+      "token_invalid",
+      "token_expired",
+      "token_revoked",
+      "forbidden",
+      "rate_limited",
+      "unavailable",
+    ],
+  },
+  "POST /auth/password": {
+    summary: "Change the password (needs the current one); every other session of the user ends",
+    tag: "auth",
+    auth: "session",
+    body: passwordBody,
+    success: { status: 204, content: "empty" },
+    errors: [
+      "invalid_request",
+      "invalid_credentials",
+      "token_invalid",
+      "token_expired",
+      "token_revoked",
+      "forbidden",
+      "rate_limited",
+      "unavailable",
+    ],
   },
   "GET /auth/session": {
     summary: "This session and its user",
