@@ -65,3 +65,24 @@ export function promptHidden(io: CliIO, question: string): Promise<string> {
     stdin.resume();
   });
 }
+
+/** Asks a question on a terminal and reads one line, echoed (a confirmation, not a secret). */
+export function promptLine(io: CliIO, question: string): Promise<string> {
+  const { stdin, promptOut } = io;
+  return new Promise((resolve) => {
+    promptOut.write(question);
+    let value = "";
+    const onData = (chunk: Buffer | string) => {
+      const text = String(chunk);
+      const end = text.search(/[\r\n]/);
+      value += end === -1 ? text : text.slice(0, end);
+      if (end === -1) return;
+      stdin.off("data", onData);
+      stdin.pause();
+      resolve(value);
+    };
+    stdin.setEncoding("utf8");
+    stdin.on("data", onData);
+    stdin.resume();
+  });
+}

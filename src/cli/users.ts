@@ -1,10 +1,16 @@
 /**
- * `tessera users add <username>` and `tessera users list`. The password of `users add`
- * comes from `--password-stdin`, `TESSERA_PASSWORD` or a hidden prompt — never from an
- * argument, which shell history and `ps` would keep.
+ * `tessera users add|list|disable|enable|delete`. The password of `users add` comes from
+ * `--password-stdin`, `TESSERA_PASSWORD` or a hidden prompt — never from an argument, which
+ * shell history and `ps` would keep. `disable` and `delete` end every session of the user at
+ * once; a running server hears of it through the store's event feed and closes their
+ * sockets. `delete` cannot be undone: it asks for the username again on a terminal, and
+ * anywhere else (CI, scripts: no terminal to ask on) it needs `--yes`.
  */
 import { Command } from "commander";
-import { type CliIO, promptHidden, readStdin } from "./io.js";
+import type { Tessera } from "../engine/tessera.js";
+import type { PublicUser } from "../engine/types.js";
+import { TesseraError } from "../errors.js";
+import { type CliIO, promptHidden, promptLine, readStdin } from "./io.js";
 import { withEngine, withStoreOptions } from "./store-options.js";
 import { iso, printRows } from "./table.js";
 
@@ -21,6 +27,29 @@ async function passwordFor(io: CliIO, fromStdin: boolean): Promise<string> {
   throw new Error(
     'No password given: pipe it with --password-stdin (printf %s "$PASSWORD" | tessera users add NAME --password-stdin) or set TESSERA_PASSWORD.',
   );
+}
+
+async function userNamed(tessera: Tessera, username: string): Promise<PublicUser> {
+  const user = await tessera.findUser(username);
+  if (user === null) throw new TesseraError("not_found", `No user named ${username}.`);
+  return user;
+}
+
+function sessions(count: number): string {
+  return count === 1 ? "1 session" : `${count} sessions`;
+}
+
+/** Whether the operator confirmed deleting `username`: `--yes`, or the name typed again on a terminal. */
+async function confirmDelete(io: CliIO, username: string, yes: boolean): Promise<void> {
+  if (yes) return;
+  if (!io.stdin.isTTY) {
+    throw new Error(`Deleting ${username} cannot be undone: pass --yes to confirm (no terminal to ask on).`);
+  }
+  const typed = await promptLine(
+    io,
+    `Delete ${username} and everything they stored? Type the username to confirm: `,
+  );
+  if (typed.trim() !== username) throw new Error("Not confirmed; nothing was deleted.");
 }
 
 export function usersCommand(io: CliIO): Command {
@@ -49,11 +78,49 @@ export function usersCommand(io: CliIO): Command {
           uuid: user.uuid,
           createdAt: iso(user.createdAt),
           password: user.passwordHash === null ? "no" : "yes",
+          disabledAt: user.disabledAt === null ? null : iso(user.disabledAt),
         })),
         { json: options.json === true, empty: "No users yet." },
       );
     },
   );
+
+  withStoreOptions(
+    users
+      .command("disable")
+      .description(
+        "disable a user: every session and socket of theirs ends at once; their logins are refused",
+      )
+      .argument("<username>"),
+  ).action(async (username: string, _options: unknown, command: Command) => {
+    const ended = await withEngine(command, io, async ({ tessera }) =>
+      tessera.disableUser((await userNamed(tessera, username)).id),
+    );
+    io.out(`Disabled user ${username}; ${sessions(ended)} ended.`);
+  });
+
+  withStoreOptions(
+    users.command("enable").description("let a disabled user log in again").argument("<username>"),
+  ).action(async (username: string, _options: unknown, command: Command) => {
+    await withEngine(command, io, async ({ tessera }) =>
+      tessera.enableUser((await userNamed(tessera, username)).id),
+    );
+    io.out(`Enabled user ${username}.`);
+  });
+
+  withStoreOptions(
+    users
+      .command("delete")
+      .description("delete a user and their data; every session and socket of theirs ends at once")
+      .argument("<username>")
+      .option("-y, --yes", "do not ask for confirmation (needed without a terminal)"),
+  ).action(async (username: string, options: { yes?: boolean }, command: Command) => {
+    await confirmDelete(io, username, options.yes === true);
+    const ended = await withEngine(command, io, async ({ tessera }) =>
+      tessera.deleteUser((await userNamed(tessera, username)).id),
+    );
+    io.out(`Deleted user ${username}; ${sessions(ended)} ended.`);
+  });
 
   return users;
 }
