@@ -1,0 +1,170 @@
+/**
+ * The only module that talks to node-redis. The store sees four things: send a command,
+ * run a script, scan keys, and open a dedicated connection for the event feed — the same
+ * on one Redis and on Redis Cluster, so swapping the client (ioredis) would touch this file
+ * alone.
+ *
+ * Scripts go by EVALSHA and fall back to EVAL (which caches the script) when the server
+ * does not know them yet, after a restart or on a new cluster node. Every command carries
+ * the store's timeout, and commands are refused at once while disconnected (no offline
+ * queue), so a dead Redis gives a fast rejection, which the engine answers `unavailable`.
+ */
+
+import { createClient, createCluster, type RedisClientType, type RedisClusterType } from "redis";
+import type { Script } from "./redis-scripts.js";
+
+/**
+ * A reply as node-redis gives it. It maps some replies to objects by command (HGETALL,
+ * CONFIG GET, XREAD, XINFO), hence the record case.
+ */
+export type Reply = null | number | string | Reply[] | { readonly [key: string]: Reply };
+
+export interface RedisConnectionOptions {
+  readonly url: string;
+  readonly cluster?: { readonly rootNodes: readonly string[] };
+  readonly commandTimeoutMs: number;
+}
+
+/** The URL as an operator may see it: without its password. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "<unparseable Redis URL>";
+  }
+}
+
+type Client = RedisClientType;
+type Cluster = RedisClusterType;
+
+export class RedisConnection {
+  readonly isCluster: boolean;
+  readonly #client: Client | null;
+  readonly #cluster: Cluster | null;
+  readonly #timeout: number;
+  readonly #options: RedisConnectionOptions;
+  #opened = false;
+  /** The last connection error, for the messages of `open`. */
+  lastError: Error | null = null;
+
+  private constructor(options: RedisConnectionOptions) {
+    this.#options = options;
+    this.#timeout = options.commandTimeoutMs;
+    const socket = {
+      connectTimeout: options.commandTimeoutMs,
+      // While opening, the first failure is the answer; once open, keep retrying briefly.
+      reconnectStrategy: (retries: number, cause: Error) =>
+        this.#opened ? Math.min(50 * 2 ** retries, 500) : cause,
+    };
+    const common = { disableOfflineQueue: true, commandOptions: { timeout: options.commandTimeoutMs } };
+    if (options.cluster === undefined) {
+      this.isCluster = false;
+      this.#cluster = null;
+      this.#client = createClient({ url: options.url, socket, ...common }) as unknown as Client;
+      this.#client.on("error", (error: Error) => {
+        this.lastError = error;
+      });
+    } else {
+      this.isCluster = true;
+      this.#client = null;
+      this.#cluster = createCluster({
+        rootNodes: options.cluster.rootNodes.map((url) => ({ url })),
+        defaults: { socket, ...common },
+      }) as unknown as Cluster;
+      this.#cluster.on("error", (error: Error) => {
+        this.lastError = error;
+      });
+    }
+  }
+
+  static async open(options: RedisConnectionOptions): Promise<RedisConnection> {
+    const connection = new RedisConnection(options);
+    const connecting = connection.#client?.connect() ?? connection.#cluster?.connect();
+    await connecting;
+    connection.#opened = true;
+    return connection;
+  }
+
+  /** Sends one command to the node owning `key` (any node when undefined). */
+  async send(key: string | undefined, args: readonly string[]): Promise<Reply> {
+    const options = { timeout: this.#timeout };
+    if (this.#client !== null) return (await this.#client.sendCommand([...args], options)) as Reply;
+    return (await (this.#cluster as Cluster).sendCommand(key, false, [...args], options)) as Reply;
+  }
+
+  /** Runs a script on the node owning its first key. */
+  async run(script: Script, keys: readonly string[], args: readonly string[]): Promise<Reply> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.send(keys[0], ["EVALSHA", script.sha, ...tail]);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+      return await this.send(keys[0], ["EVAL", script.source, ...tail]);
+    }
+  }
+
+  /** Every key matching `pattern`, on every master. SCAN, never KEYS. */
+  async *scan(pattern: string): AsyncGenerator<string> {
+    const clients: Client[] = [];
+    if (this.#client !== null) clients.push(this.#client);
+    else {
+      const cluster = this.#cluster as Cluster;
+      for (const master of cluster.masters) clients.push((await cluster.nodeClient(master)) as Client);
+    }
+    for (const client of clients) {
+      let cursor = "0";
+      do {
+        const reply = (await client.sendCommand(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"], {
+          timeout: this.#timeout,
+        })) as [string, string[]];
+        cursor = reply[0];
+        for (const key of reply[1]) yield key;
+      } while (cursor !== "0");
+    }
+  }
+
+  /**
+   * A new connection of its own for blocking reads (XREAD BLOCK must not hold up the
+   * store's commands), to the node owning `key`. Connects once; the feed reconnects itself.
+   */
+  async dedicated(key: string): Promise<DedicatedConnection> {
+    let url = this.#options.url;
+    if (this.#cluster !== null) {
+      const reply = (await this.send(key, ["CLUSTER", "KEYSLOT", key])) as number;
+      const master = this.#cluster.getSlotMaster(reply);
+      const base = new URL(this.#options.cluster?.rootNodes[0] ?? this.#options.url);
+      base.hostname = master.host;
+      base.port = String(master.port);
+      url = base.toString();
+    }
+    const client = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: this.#timeout, reconnectStrategy: false },
+    }) as unknown as Client;
+    client.on("error", () => {});
+    await client.connect();
+    return {
+      send: async (args, timeout) => (await client.sendCommand([...args], { timeout })) as Reply,
+      close: () => {
+        client.destroy();
+      },
+    };
+  }
+
+  close(): void {
+    this.#opened = false;
+    if (this.#client !== null) {
+      if (this.#client.isOpen) this.#client.destroy();
+    } else if (this.#cluster !== null) {
+      this.#cluster.destroy();
+    }
+  }
+}
+
+export interface DedicatedConnection {
+  send(args: readonly string[], timeout: number): Promise<Reply>;
+  close(): void;
+}
