@@ -10,7 +10,13 @@
  * queue), so a dead Redis gives a fast rejection, which the engine answers `unavailable`.
  */
 
-import { createClient, createCluster, type RedisClientType, type RedisClusterType } from "redis";
+import {
+  createClient,
+  createCluster,
+  type RedisClientType,
+  type RedisClusterType,
+  TimeoutError,
+} from "redis";
 import type { Script } from "./redis-scripts.js";
 
 /**
@@ -41,7 +47,8 @@ type Cluster = RedisClusterType;
 
 export class RedisConnection {
   readonly isCluster: boolean;
-  readonly #client: Client | null;
+  #client: Client | null;
+  readonly #makeClient: () => Client;
   readonly #cluster: Cluster | null;
   readonly #timeout: number;
   readonly #options: RedisConnectionOptions;
@@ -59,13 +66,17 @@ export class RedisConnection {
         this.#opened ? Math.min(50 * 2 ** retries, 500) : cause,
     };
     const common = { disableOfflineQueue: true, commandOptions: { timeout: options.commandTimeoutMs } };
+    this.#makeClient = () => {
+      const client = createClient({ url: options.url, socket, ...common }) as unknown as Client;
+      client.on("error", (error: Error) => {
+        this.lastError = error;
+      });
+      return client;
+    };
     if (options.cluster === undefined) {
       this.isCluster = false;
       this.#cluster = null;
-      this.#client = createClient({ url: options.url, socket, ...common }) as unknown as Client;
-      this.#client.on("error", (error: Error) => {
-        this.lastError = error;
-      });
+      this.#client = this.#makeClient();
     } else {
       this.isCluster = true;
       this.#client = null;
@@ -90,8 +101,28 @@ export class RedisConnection {
   /** Sends one command to the node owning `key` (any node when undefined). */
   async send(key: string | undefined, args: readonly string[]): Promise<Reply> {
     const options = { timeout: this.#timeout };
-    if (this.#client !== null) return (await this.#client.sendCommand([...args], options)) as Reply;
-    return (await (this.#cluster as Cluster).sendCommand(key, false, [...args], options)) as Reply;
+    const client = this.#client;
+    if (client === null)
+      return (await (this.#cluster as Cluster).sendCommand(key, false, [...args], options)) as Reply;
+    try {
+      return (await client.sendCommand([...args], options)) as Reply;
+    } catch (error) {
+      if (error instanceof TimeoutError && this.#opened) this.#replace(client);
+      throw error;
+    }
+  }
+
+  /**
+   * A timed-out command stays in node-redis's reply queue; if its reply never comes (a
+   * black-holed network), every later reply would be matched to the wrong command. So a
+   * timeout replaces the connection, which flushes the queue with it.
+   */
+  #replace(stale: Client): void {
+    if (this.#client !== stale) return;
+    stale.destroy();
+    const fresh = this.#makeClient();
+    this.#client = fresh;
+    fresh.connect().catch(() => {});
   }
 
   /** Runs a script on the node owning its first key. */
