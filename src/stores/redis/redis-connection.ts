@@ -93,36 +93,44 @@ export class RedisConnection {
   static async open(options: RedisConnectionOptions): Promise<RedisConnection> {
     const connection = new RedisConnection(options);
     const connecting = connection.#client?.connect() ?? connection.#cluster?.connect();
-    await connecting;
+    try {
+      await withTimeout(connecting ?? Promise.resolve(), options.commandTimeoutMs * 2);
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
     connection.#opened = true;
     return connection;
   }
 
   /** Sends one command to the node owning `key` (any node when undefined). */
   async send(key: string | undefined, args: readonly string[]): Promise<Reply> {
-    const options = { timeout: this.#timeout };
     const client = this.#client;
-    if (client === null)
-      return (await (this.#cluster as Cluster).sendCommand(key, false, [...args], options)) as Reply;
+    if (client === null) {
+      return withTimeout((this.#cluster as Cluster).sendCommand(key, false, [...args]), this.#timeout);
+    }
     try {
-      return (await client.sendCommand([...args], options)) as Reply;
+      return await withTimeout(client.sendCommand([...args]), this.#timeout);
     } catch (error) {
-      if (error instanceof TimeoutError && this.#opened) this.#replace(client);
+      if (error instanceof CommandTimeoutError && this.#opened) this.#replace(client);
       throw error;
     }
   }
 
   /**
-   * A timed-out command stays in node-redis's reply queue; if its reply never comes (a
-   * black-holed network), every later reply would be matched to the wrong command. So a
-   * timeout replaces the connection, which flushes the queue with it.
+   * A command that timed out stays in node-redis's reply queue; if its reply never comes
+   * (a black-holed connection), later replies would be matched to the wrong commands. So a
+   * timeout replaces the connection, which rejects everything still waiting on it.
    */
   #replace(stale: Client): void {
     if (this.#client !== stale) return;
     stale.destroy();
     const fresh = this.#makeClient();
     this.#client = fresh;
-    fresh.connect().catch(() => {});
+    // A handshake through a black hole never finishes either: try again until one does.
+    withTimeout(fresh.connect(), this.#timeout).catch(() => {
+      if (this.#opened) this.#replace(fresh);
+    });
   }
 
   /** Runs a script on the node owning its first key. */
@@ -176,9 +184,14 @@ export class RedisConnection {
       socket: { connectTimeout: this.#timeout, reconnectStrategy: false },
     }) as unknown as Client;
     client.on("error", () => {});
-    await client.connect();
+    try {
+      await withTimeout(client.connect(), this.#timeout);
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
     return {
-      send: async (args, timeout) => (await client.sendCommand([...args], { timeout })) as Reply,
+      send: (args, timeout) => withTimeout(client.sendCommand([...args]), timeout),
       close: () => {
         client.destroy();
       },
@@ -187,12 +200,32 @@ export class RedisConnection {
 
   close(): void {
     this.#opened = false;
-    if (this.#client !== null) {
-      if (this.#client.isOpen) this.#client.destroy();
-    } else if (this.#cluster !== null) {
-      this.#cluster.destroy();
+    try {
+      if (this.#client !== null) this.#client.destroy();
+      else this.#cluster?.destroy();
+    } catch {
+      // Already closed.
     }
   }
+}
+
+/** A command Redis did not answer in time; the store's call rejects and never hangs. */
+export class CommandTimeoutError extends Error {
+  override readonly name = "CommandTimeoutError";
+}
+
+/**
+ * node-redis's own command timeout covers only the wait before a command is written; once
+ * written, a command whose reply never comes waits forever. This bounds the whole call.
+ */
+function withTimeout(pending: Promise<unknown>, ms: number): Promise<Reply> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CommandTimeoutError(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  // The command itself may still reject later (its connection is replaced); nobody waits for it.
+  pending.catch(() => {});
+  return Promise.race([pending as Promise<Reply>, expired]).finally(() => clearTimeout(timer));
 }
 
 export interface DedicatedConnection {
