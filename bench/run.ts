@@ -15,6 +15,7 @@ import { benchLinks } from "./links.js";
 import { beginSection, type SectionRecord } from "./measure.js";
 import { benchRevocation } from "./revocation.js";
 import { benchSockets } from "./sockets.js";
+import { benchStores } from "./stores.js";
 import { benchValidate } from "./validate.js";
 
 const sections: Record<string, () => Promise<void>> = {
@@ -26,6 +27,7 @@ const sections: Record<string, () => Promise<void>> = {
   sockets: benchSockets,
   "sockets-revocation": benchRevocation,
   cluster: benchCluster,
+  stores: benchStores,
 };
 
 interface SavedSection extends SectionRecord {
