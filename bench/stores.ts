@@ -48,6 +48,7 @@ function redisTarget(): StoreTarget {
       return () => client.sendCommand(["GET", key]);
     },
     async cleanup() {
+      if (!client.isOpen) await client.connect();
       let cursor = "0";
       do {
         const [next, keys] = (await client.sendCommand([
