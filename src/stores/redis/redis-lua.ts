@@ -147,11 +147,13 @@ local function spend_unspent(base, rsKey, now)
   end
 end
 
--- A new refresh token of an existing session; its expiry is clamped to the session's cap.
-local function insert_refresh(rtKey, rsKey, s, hash, createdAt, expiresAt, ttlAt)
+-- A new refresh token of an existing session; its expiry is clamped to the session's cap,
+-- and Redis may drop it when it drops the session (the session key's own expiry time).
+local function insert_refresh(sessKey, rtKey, rsKey, s, hash, createdAt, expiresAt)
   if num(expiresAt) > num(s.maxExpiresAt) then expiresAt = s.maxExpiresAt end
   redis.call('HSET', rtKey, 'hash', hash, 'sessionId', s.id, 'createdAt', createdAt, 'expiresAt', expiresAt)
-  redis.call('PEXPIREAT', rtKey, ttlAt)
+  local at = redis.call('PEXPIRETIME', sessKey)
+  if at > 0 then redis.call('PEXPIREAT', rtKey, at) end
   redis.call('SADD', rsKey, hash)
 end
 

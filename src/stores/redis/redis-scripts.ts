@@ -150,7 +150,7 @@ return finish({ out, extra })
 
 /**
  * KEYS: jti, sess, gen, rtNew, rs. A: base, now, jtiExpiresAt, jtiTtlAt, sessionTokenHash,
- * metadata JSON ('' keeps it), ttlAt, rt hash, rt createdAt, rt expiresAt, jti id.
+ * metadata JSON ('' keeps it), (unused), rt hash, rt createdAt, rt expiresAt, jti id.
  */
 export const UPGRADE = script(
   "upgrade",
@@ -166,7 +166,7 @@ if redis.call('EXISTS', KEYS[4]) == 1 then error('refresh token already exists')
 redis.call('SET', KEYS[1], A(3), 'PXAT', A(4))
 deny(A(11), A(3))
 spend_unspent(base, KEYS[5], A(2))
-insert_refresh(KEYS[4], KEYS[5], s, A(8), A(9), A(10), A(7))
+insert_refresh(KEYS[2], KEYS[4], KEYS[5], s, A(8), A(9), A(10))
 redis.call('HSET', KEYS[2], 'tokenType', 'session', 'sessionTokenHash', A(5))
 s.tokenType = 'session'
 s.sessionTokenHash = A(5)
@@ -182,7 +182,7 @@ return finish({ 'upgraded', flat(s) })
 /**
  * KEYS: rtOld, sess, gen, rtNew, rs. A: base, now, sessionId ('' any), successor hash,
  * successor createdAt, successor expiresAt, sealed successor, sessionTokenHash ('' none),
- * expiresAt, ttlAt. Compare-and-spend; returns kind, session, spent-token facts, the stale
+ * expiresAt, (unused). Compare-and-spend; returns kind, session, spent-token facts, the stale
  * token digest.
  */
 export const ROTATE = script(
@@ -206,13 +206,13 @@ end
 if num(t.expiresAt) <= now or num(s.expiresAt) <= now then return finish({ 'expired', flat(s) }) end
 if redis.call('EXISTS', KEYS[4]) == 1 then error('refresh token already exists') end
 redis.call('HSET', KEYS[1], 'spentAt', A(2), 'successorHash', A(4), 'sealedSuccessor', A(7))
-insert_refresh(KEYS[4], KEYS[5], s, A(4), A(5), A(6), A(10))
+insert_refresh(KEYS[2], KEYS[4], KEYS[5], s, A(4), A(5), A(6))
 local stale = extend(KEYS[2], s, A(9), opt(A(8)))
 return finish({ 'rotated', flat(s), false, stale })
 `,
 );
 
-/** KEYS: sess, gen, rtNew, rs. A: base, now, rt hash, rt createdAt, rt expiresAt, sessionTokenHash, expiresAt, ttlAt. */
+/** KEYS: sess, gen, rtNew, rs. A: base, now, rt hash, rt createdAt, rt expiresAt, sessionTokenHash, expiresAt, (unused). */
 export const REISSUE = script(
   "reissue",
   `
@@ -223,7 +223,7 @@ view(s, gen_of(KEYS[2]))
 if not live(s, now) then return finish({ false }) end
 if redis.call('EXISTS', KEYS[3]) == 1 then error('refresh token already exists') end
 spend_unspent(base, KEYS[4], A(2))
-insert_refresh(KEYS[3], KEYS[4], s, A(3), A(4), A(5), A(8))
+insert_refresh(KEYS[1], KEYS[3], KEYS[4], s, A(3), A(4), A(5))
 local stale = extend(KEYS[1], s, A(7), opt(A(6)))
 return finish({ flat(s), stale })
 `,

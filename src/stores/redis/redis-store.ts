@@ -347,8 +347,8 @@ export class RedisStore implements SessionStore {
     this.#assertOpen();
     const userId = await this.#userOfSession(input.sessionId);
     if (userId === null) return { kind: "not_live" };
-    const session = await this.#readSession(userId, input.sessionId);
-    const maxExpiresAt = session?.maxExpiresAt ?? input.refreshToken.expiresAt;
+    // Index entries outlive the token they lead to; the script clamps the token to the cap.
+    const maxExpiresAt = input.refreshToken.expiresAt;
     const release = await this.#claimIndexes(
       userId,
       null,
@@ -404,15 +404,13 @@ export class RedisStore implements SessionStore {
     if (index === null) return { kind: "not_found" };
     const [userId, sessionId] = splitIndex(String(index));
     if (input.sessionId != null && input.sessionId !== sessionId) return { kind: "not_found" };
-    const current = await this.#readSession(userId, sessionId);
-    if (current === null) return { kind: "not_found" };
-    const newTokenHash = current.tokenType === "session" ? input.sessionTokenHash : null;
+    // A jwt session ignores the digest; its index entry then leads nowhere and expires.
     const release = await this.#claimIndexes(
       userId,
       null,
       input.successor.hash,
-      newTokenHash,
-      current.maxExpiresAt,
+      input.sessionTokenHash,
+      input.successor.expiresAt,
       sessionId,
     );
     const u = this.#keys.userKeys(userId);
@@ -437,7 +435,7 @@ export class RedisStore implements SessionStore {
           input.sealedSuccessor,
           input.sessionTokenHash ?? "",
           String(input.expiresAt),
-          String(ttlAt(current.maxExpiresAt)),
+          "",
         ],
       ));
     } catch (error) {
@@ -476,15 +474,12 @@ export class RedisStore implements SessionStore {
     this.#assertOpen();
     const userId = await this.#userOfSession(input.sessionId);
     if (userId === null) return null;
-    const current = await this.#readSession(userId, input.sessionId);
-    if (current === null) return null;
-    const newTokenHash = current.tokenType === "session" ? input.sessionTokenHash : null;
     const release = await this.#claimIndexes(
       userId,
       null,
       input.refreshToken.hash,
-      newTokenHash,
-      current.maxExpiresAt,
+      input.sessionTokenHash,
+      input.refreshToken.expiresAt,
       input.sessionId,
     );
     const u = this.#keys.userKeys(userId);
@@ -506,7 +501,7 @@ export class RedisStore implements SessionStore {
           String(input.refreshToken.expiresAt),
           input.sessionTokenHash ?? "",
           String(input.expiresAt),
-          String(ttlAt(current.maxExpiresAt)),
+          "",
         ],
       ));
     } catch (error) {
@@ -1070,22 +1065,29 @@ export class RedisStore implements SessionStore {
     };
     const claim = async (key: string, value: string, what: string) => {
       const ok = await this.#send(key, ["SET", key, value, "NX", "PXAT", at]);
-      if (ok === null) {
-        await release();
-        throw new Error(what);
-      }
+      if (ok === null) throw new Error(what);
       claimed.push(key);
     };
+    // In parallel: one round trip for all of them.
+    const claims: Promise<void>[] = [];
     if (newSessionId !== null) {
-      await claim(
-        this.#keys.sessionIndex(newSessionId),
-        String(userId),
-        "createSession: session id already exists",
+      claims.push(
+        claim(
+          this.#keys.sessionIndex(newSessionId),
+          String(userId),
+          "createSession: session id already exists",
+        ),
       );
     }
-    await claim(this.#keys.refreshIndex(refreshHash), owner, "refresh token already exists");
+    claims.push(claim(this.#keys.refreshIndex(refreshHash), owner, "refresh token already exists"));
     if (tokenHash !== null)
-      await claim(this.#keys.tokenIndex(tokenHash), owner, "session token already exists");
+      claims.push(claim(this.#keys.tokenIndex(tokenHash), owner, "session token already exists"));
+    const outcomes = await Promise.allSettled(claims);
+    const failed = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failed !== undefined) {
+      await release();
+      throw failed.reason;
+    }
     return release;
   }
 
