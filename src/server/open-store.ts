@@ -30,8 +30,14 @@ export async function openStore(config: StoreConfig): Promise<SessionStore> {
         onWarning: (message) => process.emitWarning(`tessera: ${message}`),
       });
     }
-    case "redis":
-      throw new ConfigError(`store ${config.store} is not part of this build yet.`);
+    case "redis": {
+      const { RedisStore } = await import("../stores/redis/index.js");
+      return RedisStore.open({
+        url: required(config.redisUrl, "redisUrl"),
+        revocationLeaseMs: config.revocationLeaseMs,
+        allowUnsafeRedis: config.allowUnsafeRedis,
+      });
+    }
   }
 }
 
