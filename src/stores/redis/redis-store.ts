@@ -186,7 +186,8 @@ export class RedisStore implements SessionStore {
     const reply = (await this.#redis.send(this.#keys.d("epoch"), ["TIME"])) as [string, string];
     const received = Date.now();
     const server = Number(reply[0]) * 1000 + Math.floor(Number(reply[1]) / 1000);
-    this.#offsetMs = server - (sent + received) / 2;
+    // Whole milliseconds: times are integers everywhere (and PXAT takes no fractions).
+    this.#offsetMs = Math.round(server - (sent + received) / 2);
   }
 
   // Users
@@ -373,7 +374,7 @@ export class RedisStore implements SessionStore {
           u.base,
           String(input.now),
           String(input.jtiExpiresAt),
-          String(input.jtiExpiresAt + TTL_MARGIN_MS),
+          String(Math.ceil(input.jtiExpiresAt + TTL_MARGIN_MS)),
           input.sessionTokenHash,
           input.metadata === undefined ? "" : JSON.stringify(input.metadata),
           String(ttlAt(maxExpiresAt)),
@@ -624,7 +625,7 @@ export class RedisStore implements SessionStore {
     this.#assertOpen();
     const u = this.#keys.userKeys(link.userId);
     const index = this.#keys.linkIndex(link.hash);
-    const at = String(link.expiresAt + RETENTION_MS + TTL_MARGIN_MS);
+    const at = String(Math.ceil(link.expiresAt + RETENTION_MS + TTL_MARGIN_MS));
     await this.#send(index, ["SET", index, String(link.userId), "PXAT", at]);
     try {
       await this.#redis.run(
@@ -1146,7 +1147,7 @@ export class RedisStore implements SessionStore {
 
 /** When Redis may drop a session's keys by itself: well after the store's own purge would. */
 function ttlAt(maxExpiresAt: number): number {
-  return maxExpiresAt + RETENTION_MS + TTL_MARGIN_MS;
+  return Math.ceil(maxExpiresAt + RETENTION_MS + TTL_MARGIN_MS);
 }
 
 function splitIndex(value: string): [number, string] {
