@@ -65,6 +65,12 @@ export class TesseraClient extends ClientRoutes {
   readonly #listeners = new Map<keyof ClientEvents, Set<(event: never) => void>>();
   /** Sessions this client saw end: a late `tokens` message for one of them is ignored. */
   readonly #ended = new Set<string>();
+  /**
+   * The session this tab last held. With a shared storage (`localStorage`) the tab that
+   * signs out empties it before the others hear of it, so they recognise the sign-out by
+   * this, not by what the storage holds by then.
+   */
+  #seen: string | null = null;
   #epoch = 0;
   #refreshing: Promise<TokenPair> | null = null;
 
@@ -89,6 +95,8 @@ export class TesseraClient extends ClientRoutes {
       timeoutMs: options.lockTimeoutMs ?? 10_000,
       onMessage: (message) => void this.#fromTab(message),
     });
+    // A pair another tab stored (shared storage): this tab holds that session too.
+    if (this.mode === "token") this.#pair().catch(() => undefined);
   }
 
   /** Subscribes to `signedOut` or `tokens`; returns the unsubscribe function. */
@@ -101,7 +109,7 @@ export class TesseraClient extends ClientRoutes {
 
   /** Token mode: the pair in use, or null. Cookie mode: always null (the SDK holds no token). */
   async tokens(): Promise<TokenPair | null> {
-    return this.mode === "token" ? this.#storage.get() : null;
+    return this.mode === "token" ? this.#pair() : null;
   }
 
   /**
@@ -119,7 +127,7 @@ export class TesseraClient extends ClientRoutes {
 
   /** Token mode: refreshes now (single-flight, cross-tab) and returns the new pair. */
   async refresh(): Promise<TokenPair> {
-    const current = await this.#storage.get();
+    const current = await this.#pair();
     if (this.mode !== "token" || current === null) throw signedOutError("There is no token pair to refresh.");
     return this.#refreshAfter(current);
   }
@@ -128,7 +136,7 @@ export class TesseraClient extends ClientRoutes {
   socket(options: SocketOptions): TesseraSocket {
     return new TesseraSocket(this.baseUrl, options, {
       mode: this.mode,
-      pair: () => (this.mode === "token" ? this.#storage.get() : null),
+      pair: () => (this.mode === "token" ? this.#pair() : null),
       epoch: () => this.#epoch,
       refreshAfter: (stale) => this.#refreshAfter(stale),
       withLock: (work) => this.#tabs.withLock(work),
@@ -140,7 +148,7 @@ export class TesseraClient extends ClientRoutes {
 
   /** Forgets the session locally and ends it on the server (`POST /auth/logout`). */
   async logout(): Promise<void> {
-    const pair = this.mode === "token" ? await this.#storage.get() : null;
+    const pair = this.mode === "token" ? await this.#pair() : null;
     await this.#end("logout", this.#epoch);
     if (this.mode === "token" && pair === null) return;
     await this.#rawCall("POST", "/auth/logout", undefined, pair);
@@ -177,7 +185,7 @@ export class TesseraClient extends ClientRoutes {
   }
 
   protected override async currentPair(): Promise<TokenPair | null> {
-    return this.mode === "token" ? this.#storage.get() : null;
+    return this.mode === "token" ? this.#pair() : null;
   }
 
   // --- the session's state ----------------------------------------------------------
@@ -200,7 +208,7 @@ export class TesseraClient extends ClientRoutes {
 
   async #authorized(request: Request, attach: boolean): Promise<Response> {
     const epoch = this.#epoch;
-    let pair = attach && this.mode === "token" ? await this.#storage.get() : null;
+    let pair = attach && this.mode === "token" ? await this.#pair() : null;
     let response = await send(this.#fetch, this.#withCredential(request.clone(), pair, attach));
     let code = attach ? await codeOf401(response) : null;
     if (code === "token_expired" && pair !== null) {
@@ -227,7 +235,7 @@ export class TesseraClient extends ClientRoutes {
     const epoch = this.#epoch;
     return this.#tabs.withLock(async () => {
       if (epoch !== this.#epoch) throw signedOutError("Signed out before the refresh ran.");
-      const current = await this.#storage.get();
+      const current = await this.#pair();
       if (current === null) throw signedOutError("Signed out before the refresh ran.");
       // Another request of this tab, or another tab, refreshed while we waited: use its pair.
       if (current.accessToken !== stale.accessToken) return current;
@@ -247,8 +255,16 @@ export class TesseraClient extends ClientRoutes {
     });
   }
 
+  /** The stored pair, remembering whose session it is. */
+  async #pair(): Promise<TokenPair | null> {
+    const pair = await this.#storage.get();
+    if (pair !== null) this.#seen = pair.sessionId;
+    return pair;
+  }
+
   async #adopt(pair: TokenPair, replaces: string | null, fromTab = false): Promise<void> {
     if (this.#ended.has(pair.sessionId)) return;
+    this.#seen = pair.sessionId;
     await this.#storage.set(pair);
     if (!fromTab) this.#tabs.post({ type: "tokens", pair, replaces });
     this.#emit("tokens", { pair });
@@ -258,17 +274,20 @@ export class TesseraClient extends ClientRoutes {
     // Already ended in a later epoch: one sign-out per session, one event.
     if (epoch !== this.#epoch) return;
     this.#epoch += 1;
-    const pair = this.mode === "token" ? await this.#storage.get() : null;
-    if (pair !== null) this.#ended.add(pair.sessionId);
+    const pair = this.mode === "token" ? await this.#pair() : null;
+    const sessionId = pair?.sessionId ?? this.#seen;
+    this.#seen = null;
+    if (sessionId !== null) this.#ended.add(sessionId);
     await this.#storage.set(null);
-    if (reason !== "other_tab") this.#tabs.post({ type: "signed_out", sessionId: pair?.sessionId ?? null });
+    if (reason !== "other_tab") this.#tabs.post({ type: "signed_out", sessionId });
     this.#emit("signedOut", { reason });
   }
 
   async #fromTab(message: TabMessage): Promise<void> {
-    const current = this.mode === "token" ? await this.#storage.get() : null;
+    const current = this.mode === "token" ? await this.#pair() : null;
     if (message.type === "signed_out") {
-      if (this.mode === "cookie" || (current !== null && current.sessionId === message.sessionId)) {
+      const known = current?.sessionId ?? this.#seen;
+      if (this.mode === "cookie" || (known !== null && known === message.sessionId)) {
         await this.#end("other_tab", this.#epoch);
       }
       return;

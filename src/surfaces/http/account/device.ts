@@ -7,7 +7,7 @@
 import Bowser from "bowser";
 
 export interface DeviceDescription {
-  /** "Chrome 131", or "Unknown browser". */
+  /** "Chrome 131", "Safari 17.2", or "Unknown browser". */
   readonly browser: string;
   /** "macOS 14.2", or "unknown OS". */
   readonly os: string;
@@ -44,7 +44,9 @@ function joined(name: string | undefined, version: string | undefined): string |
   return version === undefined || version === "" ? name : `${name} ${version}`;
 }
 
-/** "131.0.6778.85" → "131.0": enough to tell versions apart, short enough to read. */
+/** "131.0.6778.85" → "131", "17.2.1" → "17.2": enough to tell versions apart, short enough to read. */
 function majorMinor(version: string | undefined): string | undefined {
-  return version?.split(".").slice(0, 2).join(".");
+  const [major, minor] = version?.split(".") ?? [];
+  if (major === undefined || major === "") return undefined;
+  return minor === undefined || minor === "0" ? major : `${major}.${minor}`;
 }
