@@ -26,6 +26,17 @@ describe("WebSocket gateway", () => {
     expect(await client.next()).toMatchObject({ type: "ready", sessionId: pair.sessionId });
   });
 
+  it("takes the session cookie from a page of this server, and not from another site's page", async () => {
+    gw = await startGateways({ socket: { authTimeoutMs: 300 } });
+    const pair = await gw.session();
+    const cookie = `tessera_session=${pair.accessToken}`;
+    const same = await gw.connect("websocket", { cookie, origin: `http://${new URL(gw.wsUrl).host}` });
+    expect(await same.next()).toMatchObject({ type: "ready", sessionId: pair.sessionId });
+    // Cross-site WebSocket hijacking: the browser sends the cookie, the gateway ignores it.
+    const cross = await gw.connect("websocket", { cookie, origin: "https://evil.example" });
+    expect(await closeOf(cross)).toEqual({ code: 4401, reason: "auth_timeout" });
+  });
+
   it("closes 4401 token_invalid for a Bearer header with a bad token", async () => {
     gw = await startGateways();
     const client = await gw.connect("websocket", { authorization: "Bearer tss_nonsense" });
