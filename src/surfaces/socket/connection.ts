@@ -23,7 +23,7 @@ import type {
   TokenPair,
   ValidatedSession,
 } from "../../engine/types.js";
-import { TesseraError, toTesseraError } from "../../errors.js";
+import { isTesseraError, TesseraError, toTesseraError } from "../../errors.js";
 import { FrameBucket } from "./frame-bucket.js";
 import {
   type ClientFrame,
@@ -87,7 +87,11 @@ export class Connection implements RegisteredConnection {
   constructor(init: ConnectionInit) {
     this.#options = init.options;
     this.#registry = init.registry;
-    this.#metadata = { ipAddress: init.clientAddress ?? null, userAgent: init.userAgent ?? null };
+    this.#metadata = {
+      ipAddress: init.clientAddress ?? null,
+      userAgent: init.userAgent ?? null,
+      surface: "socket",
+    };
     this.#transport = init.transport;
     this.#bucket = new FrameBucket({
       perSecond: init.options.framesPerSecond,
@@ -212,6 +216,8 @@ export class Connection implements RegisteredConnection {
   async #authenticate(frame: AuthFrame): Promise<void> {
     this.#phase = "authenticating";
     this.#authAttempts += 1;
+    const { metrics } = this.#options;
+    const isLogin = !("token" in frame) && !("refreshToken" in frame);
     try {
       const validated =
         "token" in frame
@@ -219,9 +225,13 @@ export class Connection implements RegisteredConnection {
           : "refreshToken" in frame
             ? await this.#redeem(frame.refreshToken)
             : await this.#login(frame.provider, frame.fields);
+      if (!isLogin) metrics?.validated("ok");
       if (this.isClosed) return;
       this.#becomeReady(validated);
     } catch (caught) {
+      const code = isTesseraError(caught) ? caught.code : "internal_error";
+      if (isLogin) metrics?.loginFailed(code);
+      else metrics?.validated(code);
       if (this.isClosed) return;
       const error = this.#safe(caught, "authentication");
       if (this.#authAttempts >= this.#options.maxAuthAttempts) {
@@ -270,7 +280,7 @@ export class Connection implements RegisteredConnection {
     }
     if (this.#phase === "closed") {
       // The client left while its password was checked: nobody holds these tokens.
-      await tessera.logout(pair.sessionId).catch(() => undefined);
+      await tessera.logout(pair.sessionId, this.#metadata).catch(() => undefined);
       throw new TesseraError("token_revoked", "The connection closed during login.");
     }
     this.#sendTokens(pair);
@@ -389,7 +399,7 @@ export class Connection implements RegisteredConnection {
         this.#tellExpiring();
         return;
       }
-      const pair = await tessera.reissue(sessionId);
+      const pair = await tessera.reissue(sessionId, this.#metadata);
       if (this.#phase !== "ready") return;
       this.#expiresAtMs = Date.parse(pair.refreshExpiration);
       this.#sendTokens(pair);
