@@ -105,7 +105,13 @@ const COMPONENTS: Record<string, object> = {
       createdAt: { type: "string", format: "date-time" },
       lastSeenAt: { type: "string", format: "date-time" },
       expiresAt: { type: "string", format: "date-time" },
+      maxExpiresAt: {
+        type: "string",
+        format: "date-time",
+        description: "the absolute cap fixed at login: no refresh moves expiresAt past it",
+      },
       authenticatedAt: { type: "string", format: "date-time" },
+      authMethods: { type: "array", items: { type: "string" } },
       tokenType: { type: "string", enum: ["jwt", "session"] },
       metadata: { type: "object" },
       data: {},
