@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { benchCluster } from "./cluster.js";
 import { benchGrpc } from "./grpc.js";
 import { benchHttp } from "./http.js";
+import { benchImports } from "./imports.js";
 import { benchJwt } from "./jwt.js";
 import { benchLinks } from "./links.js";
 import { beginSection, type SectionRecord } from "./measure.js";
@@ -28,6 +29,7 @@ const sections: Record<string, () => Promise<void>> = {
   "sockets-revocation": benchRevocation,
   cluster: benchCluster,
   stores: benchStores,
+  imports: benchImports,
 };
 
 interface SavedSection extends SectionRecord {
