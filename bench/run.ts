@@ -16,6 +16,7 @@ import { beginSection, type SectionRecord } from "./measure.js";
 import { benchRevocation } from "./revocation.js";
 import { benchSockets } from "./sockets.js";
 import { benchStores } from "./stores.js";
+import { benchStoresPostgres } from "./stores-postgres.js";
 import { benchValidate } from "./validate.js";
 
 const sections: Record<string, () => Promise<void>> = {
@@ -28,6 +29,7 @@ const sections: Record<string, () => Promise<void>> = {
   "sockets-revocation": benchRevocation,
   cluster: benchCluster,
   stores: benchStores,
+  "stores-postgres": benchStoresPostgres,
 };
 
 interface SavedSection extends SectionRecord {
