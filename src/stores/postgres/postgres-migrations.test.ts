@@ -84,6 +84,33 @@ describe("PostgreSQL migrations", () => {
     expect(message).not.toContain("s3cret");
   });
 
+  it("a server without durable commits is reported through onWarning, and the store still opens", async () => {
+    // A role of its own whose sessions run with synchronous_commit off; dropped after.
+    const role = uniqueSchema("tessera_nosync");
+    const admin = await rawClient("public");
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    await admin.query(`ALTER ROLE ${role} SET synchronous_commit = off`);
+    await admin.query(`GRANT CREATE ON DATABASE ${new URL(TEST_DATABASE_URL).pathname.slice(1)} TO ${role}`);
+    const url = new URL(TEST_DATABASE_URL);
+    url.username = role;
+    const name = schema();
+    const warnings: string[] = [];
+    try {
+      const store = await PostgresStore.open({
+        url: url.toString(),
+        schema: name,
+        onWarning: (m) => warnings.push(m),
+      });
+      await store.close();
+      expect(warnings).toEqual([expect.stringContaining("synchronous_commit = off")]);
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+      await admin.query(`DROP OWNED BY ${role}`);
+      await admin.query(`DROP ROLE ${role}`);
+      await admin.end();
+    }
+  });
+
   it("bad options are a programmer's mistake: TypeError", async () => {
     await expect(PostgresStore.open({ url: TEST_DATABASE_URL, schema: "Bad-Name" })).rejects.toBeInstanceOf(
       TypeError,
