@@ -17,6 +17,7 @@ import pg from "pg";
 import { PostgresStore } from "../src/stores/postgres/index.js";
 import type { CreateSessionInput, SessionStore } from "../src/stores/session-store.js";
 import { compare, note, pick, ratioLine } from "./measure.js";
+import type { StoreTarget } from "./stores.js";
 
 const URL_ = process.env.TESSERA_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const DAY = 24 * 60 * 60 * 1000;
@@ -149,6 +150,34 @@ async function writeFlows(store: SessionStore, admin: pg.Pool, userId: number): 
       (r) => r <= 1.5,
     ),
   );
+}
+
+/**
+ * PostgreSQL as one of the `stores` section's targets: a fresh schema, and as floor a
+ * `SELECT 1` through the opened store's own pool (`ping()`), so the floor pays the same
+ * pool checkout the operations pay.
+ */
+export function postgresTarget(): StoreTarget {
+  const schema = `tessera_bench_${randomBytes(4).toString("hex")}`;
+  let opened: PostgresStore | null = null;
+  return {
+    name: "postgres",
+    async open() {
+      opened = await PostgresStore.open({ url: URL_, schema, poolSize: 4 });
+      return opened;
+    },
+    async floor() {
+      const store = opened;
+      if (store === null) throw new Error("the floor is measured on the opened store's pool");
+      return () => store.ping();
+    },
+    async cleanup() {
+      const admin = new pg.Client({ connectionString: URL_ });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    },
+  };
 }
 
 export async function benchStoresPostgres(): Promise<void> {
