@@ -17,6 +17,7 @@ import { beginSection, type SectionRecord } from "./measure.js";
 import { benchRevocation } from "./revocation.js";
 import { benchSockets } from "./sockets.js";
 import { benchStores } from "./stores.js";
+import { benchStoresPostgres } from "./stores-postgres.js";
 import { benchValidate } from "./validate.js";
 
 const sections: Record<string, () => Promise<void>> = {
@@ -30,6 +31,7 @@ const sections: Record<string, () => Promise<void>> = {
   cluster: benchCluster,
   stores: benchStores,
   imports: benchImports,
+  "stores-postgres": benchStoresPostgres,
 };
 
 interface SavedSection extends SectionRecord {

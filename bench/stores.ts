@@ -18,6 +18,7 @@ import { RedisStore } from "../src/stores/redis/redis-store.js";
 import type { CreateSessionInput, SessionStore } from "../src/stores/session-store.js";
 import { SqliteStore } from "../src/stores/sqlite/sqlite-store.js";
 import { median, note, printTable } from "./measure.js";
+import { postgresTarget } from "./stores-postgres.js";
 
 export interface StoreTarget {
   readonly name: string;
@@ -87,7 +88,7 @@ function memoryTarget(): StoreTarget {
 }
 
 export function targets(): StoreTarget[] {
-  return [memoryTarget(), sqliteTarget(), redisTarget()];
+  return [memoryTarget(), sqliteTarget(), redisTarget(), postgresTarget()];
 }
 
 const digest = (): string => randomBytes(32).toString("base64url");

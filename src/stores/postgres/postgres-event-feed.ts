@@ -250,6 +250,9 @@ export class PostgresEventFeed implements StoreEventFeed {
   #drop(client: pg.Client): void {
     if (client !== this.#client) return;
     this.#client = null;
+    // The lease ends now, not when it runs out: a new connection is current only once a
+    // read on it has succeeded (and emitted the reset).
+    this.#lastConfirmedAt = Number.NEGATIVE_INFINITY;
     this.#missedSomething = true;
     void endQuietly(client);
     if (!this.#stopped && !this.#polling) this.#schedule(this.#pollIntervalMs);

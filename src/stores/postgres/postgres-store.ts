@@ -160,7 +160,8 @@ export class PostgresStore implements SessionStore {
 
   async findUserById(id: number): Promise<UserRecord | null> {
     this.#assertOpen();
-    return map(await one<UserRow>(this.#pool, "SELECT * FROM users WHERE id = $1", [id]), userFromRow);
+    const statement = prepared("user_by_id", "SELECT * FROM users WHERE id = $1");
+    return map(await one<UserRow>(this.#pool, statement, [id]), userFromRow);
   }
 
   async listUsers(
@@ -238,18 +239,21 @@ export class PostgresStore implements SessionStore {
   async getSession(id: string): Promise<SessionRecord | null> {
     this.#assertOpen();
     return map(
-      await one<SessionRow>(this.#pool, "SELECT * FROM sessions WHERE id = $1", [id]),
+      await one<SessionRow>(this.#pool, prepared("session_by_id", "SELECT * FROM sessions WHERE id = $1"), [
+        id,
+      ]),
       sessionFromRow,
     );
   }
 
   async findSessionByTokenHash(hash: string): Promise<SessionRecord | null> {
     this.#assertOpen();
-    const row = await one<SessionRow>(
-      this.#pool,
+    // Validation on a cache miss: the hottest read, prepared once per connection.
+    const statement = prepared(
+      "session_by_token_hash",
       "SELECT * FROM sessions WHERE session_token_hash = $1 LIMIT 1",
-      [hash],
     );
+    const row = await one<SessionRow>(this.#pool, statement, [hash]);
     return map(row, sessionFromRow);
   }
 
@@ -934,10 +938,24 @@ async function all<R extends pg.QueryResultRow>(db: Db, text: string, values: un
 
 async function one<R extends pg.QueryResultRow>(
   db: Db,
-  text: string,
+  statement: string | Prepared,
   values: unknown[] = [],
 ): Promise<R | null> {
-  return (await db.query<R>(text, values)).rows[0] ?? null;
+  const result =
+    typeof statement === "string"
+      ? await db.query<R>(statement, values)
+      : await db.query<R>({ name: statement.name, text: statement.text, values });
+  return result.rows[0] ?? null;
+}
+
+/** A statement the driver prepares once per connection and then only binds: no parse, no plan per call. */
+interface Prepared {
+  readonly name: string;
+  readonly text: string;
+}
+
+function prepared(name: string, text: string): Prepared {
+  return { name, text };
 }
 
 async function count(db: Db, text: string, values: unknown[]): Promise<number> {
