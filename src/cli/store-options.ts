@@ -45,7 +45,12 @@ export async function withEngine<T>(
   work: (opened: OpenedEngine) => Promise<T>,
 ): Promise<T> {
   // A management command never touches signing keys unless it is asked to (`keys rotate`).
-  const opened = await openEngine(configFor(command, io), {}, { manageStoredKeys: false });
+  const config = configFor(command, io);
+  const opened = await openEngine(
+    config,
+    { securityEvents: { retentionDays: config.eventsRetentionDays, surface: "cli" } },
+    { manageStoredKeys: false },
+  );
   try {
     return await work(opened);
   } finally {

@@ -13,6 +13,7 @@ import type { JwtCache } from "./jwt-cache.js";
 import type { KeyRing } from "./key-ring.js";
 import type { ResolvedOptions } from "./options.js";
 import type { ProviderRegistry } from "./providers.js";
+import type { SecurityLog } from "./security-log.js";
 import type { CacheEntry, SessionCache } from "./session-cache.js";
 import type { LoginThrottle } from "./throttle.js";
 import type { TokenThrottle } from "./token-throttle.js";
@@ -54,6 +55,8 @@ export interface EngineContext {
   readonly denylist: Denylist;
   /** Verified JWT claims, until the token expires. */
   readonly jwtCache: JwtCache;
+  /** Where flows record security events (in the background; it never throws). */
+  readonly security: SecurityLog;
   readonly now: () => number;
   readonly reportError: (error: unknown, context: string) => void;
 }
@@ -155,6 +158,7 @@ export async function revokeSessions(
   ctx: EngineContext,
   sessionIds: readonly string[],
   reason: string,
+  metadata?: RequestMetadata,
 ): Promise<SessionRecord[]> {
   if (sessionIds.length === 0) return [];
   const now = ctx.now();
@@ -164,6 +168,7 @@ export async function revokeSessions(
     ctx.cache.markRevoked(record.id);
     ctx.denylist.add({ id: `sid:${record.id}`, expiresAt: denyUntil });
   }
+  recordRevocations(ctx, revoked, reason, metadata);
   if (revoked.length > 0 && ctx.hooks.has("revoke")) {
     await ctx.hooks
       .run("revoke", { sessionIds: revoked.map((record) => record.id), reason })
@@ -182,6 +187,7 @@ export async function revokeUserSessions(
   userId: number,
   reason: string,
   keepSessionId: string | null = null,
+  metadata?: RequestMetadata,
 ): Promise<SessionRecord[]> {
   const now = ctx.now();
   const denyUntil = now + ctx.options.accessTtlMs + ctx.options.skewMs;
@@ -192,12 +198,34 @@ export async function revokeUserSessions(
     ctx.cache.markRevoked(record.id);
     ctx.denylist.add({ id: `sid:${record.id}`, expiresAt: denyUntil });
   }
+  recordRevocations(ctx, revoked, reason, metadata);
   if (revoked.length > 0 && ctx.hooks.has("revoke")) {
     await ctx.hooks
       .run("revoke", { sessionIds: revoked.map((record) => record.id), reason })
       .catch((error: unknown) => ctx.reportError(error, "revoke hook"));
   }
   return revoked;
+}
+
+/**
+ * One `session_revoked` event per session that ended, with why; every revocation in the
+ * engine passes here or through a store call whose result comes here (`disableUser`).
+ */
+export function recordRevocations(
+  ctx: EngineContext,
+  revoked: readonly Pick<SessionRecord, "id" | "userId">[],
+  reason: string,
+  metadata?: RequestMetadata,
+): void {
+  for (const record of revoked) {
+    ctx.security.record({
+      kind: "session_revoked",
+      userId: record.userId,
+      sessionId: record.id,
+      metadata,
+      detail: { reason },
+    });
+  }
 }
 
 /**

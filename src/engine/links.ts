@@ -44,6 +44,8 @@ export interface IssueLinkInput {
   /** The provider that authenticated the user; its `formatLinkResponse` shapes the redemption. */
   readonly provider?: string | null;
   readonly deviceId?: string | null;
+  /** Who asked (recorded on the `link_issued` event). */
+  readonly metadata?: RequestMetadata;
 }
 
 export interface IssuedLink {
@@ -105,6 +107,13 @@ export async function issueLink(ctx: EngineContext, input: IssueLinkInput): Prom
       expiresAt,
     }),
   );
+  ctx.security.record({
+    kind: "link_issued",
+    userId: user.id,
+    sessionId: input.session?.id ?? null,
+    metadata: input.metadata,
+    detail: { expiresAt: new Date(expiresAt).toISOString(), provider: input.provider ?? null },
+  });
   return { token, path: LINK_PATH_PREFIX + token, expiresAt: new Date(expiresAt).toISOString() };
 }
 
@@ -148,6 +157,13 @@ export async function redeemLink(
       outcome satisfies never;
   }
   const link = outcome.link;
+  ctx.security.record({
+    kind: "link_redeemed",
+    userId: outcome.session.userId,
+    sessionId: outcome.session.id,
+    metadata,
+    detail: { provider: link.provider, issuedBySessionId: link.issuedBySessionId },
+  });
   const pair = await finishSession(ctx, prepared, outcome.session, outcome.replaced);
   const entry = await loadSession(ctx, pair.sessionId);
   if (entry === null) throw new TesseraError("token_revoked", "The session has ended.");

@@ -14,10 +14,12 @@ import {
   fromStore,
   metadataOf,
   publicUser,
+  recordRevocations,
   revokeSessions,
   tokenPair,
 } from "./context.js";
 import type { ProviderContext } from "./providers.js";
+import { deviceDetail } from "./security-log.js";
 import { toPublicSession } from "./session-cache.js";
 import type { LoginInput, PublicUser, RequestMetadata, StartSessionInput, TokenPair } from "./types.js";
 
@@ -84,6 +86,14 @@ export async function verifyPassword(
   // A disabled account is refused like a wrong password, after the same work: whoever
   // knows the name learns nothing of the account's state.
   if (user === null || !ok || user.disabledAt !== null) {
+    // The name as typed is never kept (people type passwords into it): only its key.
+    ctx.security.record({
+      kind: "login_failed",
+      userId: user?.id ?? null,
+      usernameKey: key,
+      metadata,
+      detail: { reason: ok && user !== null ? "user_disabled" : "invalid_credentials" },
+    });
     if (throttle !== null) await fromStore(throttle.failure(key, ip, ctx.now()));
     throw new TesseraError("invalid_credentials", "The username or password is incorrect.");
   }
@@ -143,6 +153,8 @@ export interface PreparedSession {
   readonly provider: string;
   readonly refreshToken: string;
   readonly sessionToken: string | null;
+  /** The request as given (its surface goes on the security events). */
+  readonly metadata: RequestMetadata;
 }
 
 /**
@@ -202,6 +214,7 @@ export async function prepareSession(ctx: EngineContext, input: StartSessionInpu
     provider,
     refreshToken,
     sessionToken,
+    metadata: input.metadata ?? {},
   };
 }
 
@@ -213,6 +226,12 @@ export async function finishSession(
   replaced: readonly string[],
 ): Promise<TokenPair> {
   for (const replacedId of replaced) ctx.cache.markRevoked(replacedId);
+  recordRevocations(
+    ctx,
+    replaced.map((id) => ({ id, userId: session.userId })),
+    "device_replaced",
+    prepared.metadata,
+  );
   if (replaced.length > 0 && ctx.hooks.has("revoke")) {
     await ctx.hooks
       .run("revoke", { sessionIds: replaced, reason: "device_replaced" })
@@ -228,5 +247,45 @@ export async function finishSession(
     );
     throw error;
   }
+  recordSessionStart(ctx, prepared, session);
   return tokenPair(ctx, session, user, prepared.refreshToken, prepared.sessionToken);
+}
+
+/** `login_succeeded` (unless a link opened it: that is `link_redeemed`), then `session_created`. */
+function recordSessionStart(ctx: EngineContext, prepared: PreparedSession, session: SessionRecord): void {
+  const who = {
+    userId: session.userId,
+    usernameKey: usernameKeyOf(prepared.user.username),
+    sessionId: session.id,
+    metadata: prepared.metadata,
+  };
+  if (!session.authMethods.includes("link")) {
+    ctx.security.record({
+      ...who,
+      kind: "login_succeeded",
+      detail: {
+        provider: prepared.provider,
+        ...deviceDetail(session.deviceId, session.metadata.userAgent),
+      },
+    });
+  }
+  ctx.security.record({
+    ...who,
+    kind: "session_created",
+    detail: {
+      provider: prepared.provider,
+      tokenType: session.tokenType,
+      deviceId: session.deviceId,
+      deviceName: session.deviceName,
+    },
+  });
+}
+
+/** The key of a stored user's display name (the same normalisation made it). */
+function usernameKeyOf(username: string): string | null {
+  try {
+    return normaliseUsername(username).key;
+  } catch {
+    return null;
+  }
 }

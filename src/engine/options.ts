@@ -5,6 +5,7 @@ import { TesseraError } from "../errors.js";
 import type { PasswordOptions } from "../passwords/password-hasher.js";
 import type { SessionStore } from "../stores/session-store.js";
 import { isSigningAlgorithm, type SigningAlgorithm } from "../tokens/keys.js";
+import type { SecurityEventOptions } from "./security-log.js";
 import type { ThrottleOptions } from "./throttle.js";
 import type { TokenThrottleOptions } from "./token-throttle.js";
 
@@ -85,6 +86,8 @@ export interface TesseraOptions {
    * @default the store's `clock` when it has one (shared stores), else Date.now
    */
   readonly clock?: () => number;
+  /** The security log: default surface, retention, backlog (see `engine/security-log.ts`). @default {} */
+  readonly securityEvents?: SecurityEventOptions;
   /** Where the engine reports problems it cannot return to a caller (a failing revoke hook). */
   readonly onBackgroundError?: (error: unknown, context: string) => void;
 }
@@ -110,6 +113,8 @@ export interface ResolvedOptions {
    */
   readonly touchIntervalMs: number;
   readonly registration: "open" | "closed";
+  /** Security events older than this are pruned; 0 keeps them. */
+  readonly eventRetentionMs: number;
 }
 
 function positive(name: string, value: number): number {
@@ -150,5 +155,7 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     idleTimeoutMs,
     touchIntervalMs: idleTimeoutMs === 0 ? 60_000 : Math.min(60_000, Math.max(1000, idleTimeoutMs / 10)),
     registration,
+    eventRetentionMs:
+      nonNegative("securityEvents.retentionDays", options.securityEvents?.retentionDays ?? 90) * 86_400_000,
   };
 }

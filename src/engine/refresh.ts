@@ -23,7 +23,7 @@ import { digestToken, generateOpaqueToken, opaqueTokenProblem } from "../tokens/
 import { seal, unseal } from "../tokens/seal.js";
 import { type EngineContext, fromStore, revokeSessions, tokenPair } from "./context.js";
 import { liveEntry } from "./idle.js";
-import type { PublicUser, TokenPair } from "./types.js";
+import type { PublicUser, RequestMetadata, TokenPair } from "./types.js";
 
 interface Successor {
   readonly refreshToken: string;
@@ -41,6 +41,7 @@ export async function refresh(
   ctx: EngineContext,
   refreshToken: string,
   onlySessionId?: string | null,
+  metadata?: RequestMetadata,
 ): Promise<TokenPair> {
   const problem =
     typeof refreshToken === "string" ? opaqueTokenProblem(refreshToken, "refresh") : "not a string";
@@ -76,10 +77,16 @@ export async function refresh(
     case "expired":
       throw new TesseraError("token_expired", "The refresh token has expired.");
     case "spent":
-      return replay(ctx, refreshToken, outcome.token, outcome.session.id);
+      return replay(ctx, refreshToken, outcome.token, outcome.session.id, metadata);
     case "rotated": {
       const entry = await liveEntry(ctx, outcome.session, { use: true, since });
       await ctx.hooks.run("refresh", { session: entry.session, user: entry.user });
+      ctx.security.record({
+        kind: "session_refreshed",
+        userId: outcome.session.userId,
+        sessionId: outcome.session.id,
+        metadata,
+      });
       return successorPair(ctx, outcome.session, entry.user, successor);
     }
     default:
@@ -93,6 +100,7 @@ async function replay(
   refreshToken: string,
   spent: SpentRefreshToken,
   sessionId: string,
+  metadata: RequestMetadata | undefined,
 ): Promise<TokenPair> {
   if (spent.sealedSuccessor === null) {
     // Superseded by an upgrade, not rotated: dead, but not a sign of theft.
@@ -101,7 +109,7 @@ async function replay(
   const inGrace = !spent.successorSpent && ctx.now() - spent.spentAt < ctx.options.graceMs;
   const opened = inGrace ? unseal(refreshToken, spent.sealedSuccessor) : null;
   if (opened === null) {
-    await revokeSessions(ctx, [sessionId], "refresh_token_reused");
+    await revokeSessions(ctx, [sessionId], "refresh_token_reused", metadata);
     throw new TesseraError(
       "refresh_token_reused",
       "This refresh token was already used; the session has been ended to protect the account.",

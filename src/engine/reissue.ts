@@ -10,9 +10,13 @@ import { TesseraError } from "../errors.js";
 import { digestToken, generateOpaqueToken } from "../tokens/opaque.js";
 import { type EngineContext, fromStore, loadSession, sessionProblem, tokenPair } from "./context.js";
 import { liveEntry } from "./idle.js";
-import type { TokenPair } from "./types.js";
+import type { RequestMetadata, TokenPair } from "./types.js";
 
-export async function reissue(ctx: EngineContext, sessionId: string): Promise<TokenPair> {
+export async function reissue(
+  ctx: EngineContext,
+  sessionId: string,
+  metadata?: RequestMetadata,
+): Promise<TokenPair> {
   const now = ctx.now();
   const refreshToken = generateOpaqueToken("refresh");
   const sessionToken = generateOpaqueToken("session");
@@ -34,5 +38,12 @@ export async function reissue(ctx: EngineContext, sessionId: string): Promise<To
   if (record === null) throw new TesseraError("token_revoked", "The session has ended.");
   const entry = await liveEntry(ctx, record, { use: false, since });
   await ctx.hooks.run("refresh", { session: entry.session, user: entry.user });
+  ctx.security.record({
+    kind: "session_refreshed",
+    userId: record.userId,
+    sessionId,
+    metadata,
+    detail: { reissued: true },
+  });
   return tokenPair(ctx, record, entry.user, refreshToken, sessionToken);
 }

@@ -13,10 +13,14 @@ import {
   revokeUserSessions,
 } from "./context.js";
 import { toPublicSession } from "./session-cache.js";
-import type { Session } from "./types.js";
+import type { RequestMetadata, Session } from "./types.js";
 
-export async function logout(ctx: EngineContext, sessionId: string): Promise<void> {
-  await revokeSessions(ctx, [sessionId], "logout");
+export async function logout(
+  ctx: EngineContext,
+  sessionId: string,
+  metadata?: RequestMetadata,
+): Promise<void> {
+  await revokeSessions(ctx, [sessionId], "logout", metadata);
 }
 
 /**
@@ -27,9 +31,15 @@ export async function logout(ctx: EngineContext, sessionId: string): Promise<voi
 export async function logoutAll(
   ctx: EngineContext,
   userId: number,
-  options: { readonly keepSessionId?: string | null } = {},
+  options: { readonly keepSessionId?: string | null; readonly metadata?: RequestMetadata } = {},
 ): Promise<number> {
-  const revoked = await revokeUserSessions(ctx, userId, "logout_all", options.keepSessionId ?? null);
+  const revoked = await revokeUserSessions(
+    ctx,
+    userId,
+    "logout_all",
+    options.keepSessionId ?? null,
+    options.metadata,
+  );
   return revoked.length;
 }
 
@@ -45,13 +55,13 @@ export async function listSessions(ctx: EngineContext, userId: number): Promise<
 export async function revokeSession(
   ctx: EngineContext,
   sessionId: string,
-  options: { readonly ownerId?: number; readonly reason?: string } = {},
+  options: { readonly ownerId?: number; readonly reason?: string; readonly metadata?: RequestMetadata } = {},
 ): Promise<void> {
   const record = await fromStore(ctx.store.getSession(sessionId));
   if (record === null || (options.ownerId !== undefined && record.userId !== options.ownerId)) {
     throw new TesseraError("not_found", "No such session.");
   }
-  await revokeSessions(ctx, [sessionId], options.reason ?? "revoked");
+  await revokeSessions(ctx, [sessionId], options.reason ?? "revoked", options.metadata);
 }
 
 export async function getSession(ctx: EngineContext, sessionId: string): Promise<Session | null> {

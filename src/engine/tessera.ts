@@ -48,6 +48,8 @@ import { type AuthProvider, ProviderRegistry, passwordProvider } from "./provide
 import { refresh } from "./refresh.js";
 import { createUser, type RegisterInput, register } from "./register.js";
 import { reissue } from "./reissue.js";
+import { listSecurityEvents, type SecurityEventFilter, type SecurityEventPage } from "./security-events.js";
+import { type SecurityEventListener, SecurityLog } from "./security-log.js";
 import { SessionCache } from "./session-cache.js";
 import { getSession, listSessions, logout, logoutAll, revokeSession, setSessionData } from "./sessions.js";
 import { LoginThrottle } from "./throttle.js";
@@ -70,6 +72,9 @@ import { JWT_CACHE_MAX, validate, validateSync } from "./validate.js";
 const HEALTH_TIMEOUT_MS = 2000;
 /** How often expired rows are purged and the in-memory denylist pruned. */
 const HOUSEKEEPING_INTERVAL_MS = 60_000;
+/** Security events pruned per batch, and batches per housekeeping round (bounded work). */
+const EVENT_PRUNE_BATCH = 500;
+const EVENT_PRUNE_ROUNDS = 10;
 
 export class Tessera {
   readonly #ctx: EngineContext;
@@ -130,6 +135,13 @@ export class Tessera {
       cache: new SessionCache(resolved.cacheTtlMs, resolved.cacheMaxEntries),
       denylist,
       jwtCache: new JwtCache(JWT_CACHE_MAX),
+      security: new SecurityLog({
+        store: options.store,
+        now,
+        reportError,
+        surface: options.securityEvents?.surface ?? "library",
+        maxInFlight: options.securityEvents?.maxInFlight ?? 1000,
+      }),
       now,
       reportError,
     });
@@ -353,7 +365,9 @@ export class Tessera {
 
   /** Spends a refresh token for a new pair; `metadata.ipAddress` feeds the token-guessing throttle. */
   refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {
-    return this.#guard(options.metadata, () => refresh(this.#ctx, refreshToken, options.sessionId));
+    return this.#guard(options.metadata, () =>
+      refresh(this.#ctx, refreshToken, options.sessionId, options.metadata),
+    );
   }
 
   /**
@@ -361,16 +375,20 @@ export class Tessera {
    * and issues new tokens without a refresh token (the socket heartbeat's push). The
    * session's current refresh token is superseded.
    */
-  reissue(sessionId: string): Promise<TokenPair> {
-    return reissue(this.#ctx, sessionId);
+  reissue(sessionId: string, metadata?: RequestMetadata): Promise<TokenPair> {
+    return reissue(this.#ctx, sessionId, metadata);
   }
 
-  logout(sessionId: string): Promise<void> {
-    return logout(this.#ctx, sessionId);
+  /** `metadata`: who asked, for the security log. */
+  logout(sessionId: string, metadata?: RequestMetadata): Promise<void> {
+    return logout(this.#ctx, sessionId, metadata);
   }
 
   /** Ends every session of the user (atomic against concurrent logins), but `keepSessionId`. */
-  logoutAll(userId: number, options?: { readonly keepSessionId?: string | null }): Promise<number> {
+  logoutAll(
+    userId: number,
+    options?: { readonly keepSessionId?: string | null; readonly metadata?: RequestMetadata },
+  ): Promise<number> {
     return logoutAll(this.#ctx, userId, options);
   }
 
@@ -420,9 +438,27 @@ export class Tessera {
 
   revokeSession(
     sessionId: string,
-    options?: { readonly ownerId?: number; readonly reason?: string },
+    options?: { readonly ownerId?: number; readonly reason?: string; readonly metadata?: RequestMetadata },
   ): Promise<void> {
     return revokeSession(this.#ctx, sessionId, options);
+  }
+
+  /** The security log, newest first, one page at a time (`GET /auth/events`, `tessera events`). */
+  listSecurityEvents(filter?: SecurityEventFilter): Promise<SecurityEventPage> {
+    return listSecurityEvents(this.#ctx, filter);
+  }
+
+  /**
+   * Hears every security event this process records, once its append has settled
+   * (`stored` false when the store refused it or the backlog was full).
+   */
+  onSecurityEvent(listener: SecurityEventListener): () => void {
+    return this.#ctx.security.subscribe(listener);
+  }
+
+  /** Resolves once every security event recorded so far has been written (or has failed). */
+  securityEventsSettled(): Promise<void> {
+    return this.#ctx.security.settled();
   }
 
   setSessionData(sessionId: string, data: JsonValue): Promise<Session> {
@@ -443,8 +479,13 @@ export class Tessera {
    * Starts signing with a new key of the active key's algorithm (or `algorithm`); the old
    * one verifies until its tokens have expired.
    */
-  rotateKeys(options: { readonly algorithm?: SigningAlgorithm } = {}): Promise<string> {
-    return this.#ctx.keys.rotate(this.#ctx.now(), options.algorithm);
+  async rotateKeys(
+    options: { readonly algorithm?: SigningAlgorithm; readonly metadata?: RequestMetadata } = {},
+  ): Promise<string> {
+    const kid = await this.#ctx.keys.rotate(this.#ctx.now(), options.algorithm);
+    const alg = this.#ctx.keys.list().find((key) => key.kid === kid)?.alg ?? null;
+    this.#ctx.security.record({ kind: "key_rotated", metadata: options.metadata, detail: { kid, alg } });
+    return kid;
   }
 
   listKeys(): readonly { kid: string; alg: string; createdAt: number; retiredAt: number | null }[] {
@@ -575,5 +616,25 @@ export class Tessera {
     this.#ctx.denylist.prune(now);
     this.#ctx.jwtCache.prune(now - this.#ctx.options.skewMs);
     await this.#ctx.store.purgeExpired(now).catch((error: unknown) => this.#ctx.reportError(error, "purge"));
+    await this.pruneSecurityEvents().catch((error: unknown) =>
+      this.#ctx.reportError(error, "security event pruning"),
+    );
+  }
+
+  /**
+   * Deletes security events past the retention (`securityEvents.retentionDays`), in
+   * bounded batches; the housekeeping timer calls it every minute. Returns how many.
+   */
+  async pruneSecurityEvents(): Promise<number> {
+    const retention = this.#ctx.options.eventRetentionMs;
+    if (retention === 0) return 0;
+    const before = this.#ctx.now() - retention;
+    let removed = 0;
+    for (let round = 0; round < EVENT_PRUNE_ROUNDS; round++) {
+      const batch = await this.#ctx.store.pruneSecurityEvents(before, EVENT_PRUNE_BATCH);
+      removed += batch;
+      if (batch < EVENT_PRUNE_BATCH) break;
+    }
+    return removed;
   }
 }

@@ -54,10 +54,55 @@ export interface ValidatedSession {
   readonly credential: "jwt" | "session";
 }
 
-/** Where a request came from; recorded on the session. */
+/** Which way into Tessera a request came: recorded on security events. */
+export type Surface = "http" | "socket" | "grpc" | "cli" | "library";
+
+/** Where a request came from; recorded on the session and on the security events it causes. */
 export interface RequestMetadata {
   readonly userAgent?: string | null;
   readonly ipAddress?: string | null;
+  /** @default the engine's `securityEvents.surface` ("library" unless configured) */
+  readonly surface?: Surface;
+}
+
+/**
+ * The kinds of the security log, a closed set (`engine/security-log.ts` records them).
+ * `session_revoked` says why in `detail.reason` (`logout`, `logout_all`, `revoked`,
+ * `device_replaced`, `refresh_token_reused`, `user_disabled`, …); `new_device` follows a
+ * `login_succeeded` from a device or browser the user had not signed in from before.
+ */
+export type SecurityEventKind =
+  | "login_succeeded"
+  | "login_failed"
+  | "new_device"
+  | "session_created"
+  | "session_refreshed"
+  | "session_upgraded"
+  | "session_revoked"
+  | "link_issued"
+  | "link_redeemed"
+  | "key_rotated"
+  | "password_changed"
+  | "user_disabled"
+  | "user_deleted";
+
+/**
+ * One entry of the security log as applications and `GET /auth/events` show it. Never a
+ * password, token or hash: a user by id and username key, a client by address and agent.
+ */
+export interface SecurityEvent {
+  /** Unique, increasing in time order; the paging cursor (`before`). */
+  readonly id: string;
+  readonly at: string;
+  readonly kind: SecurityEventKind;
+  readonly userId: number | null;
+  readonly usernameKey: string | null;
+  readonly sessionId: string | null;
+  readonly surface: Surface | null;
+  readonly ipAddress: string | null;
+  readonly userAgent: string | null;
+  /** What else matters: a revocation's `reason`, a link's `expiresAt`, a login's `provider`. */
+  readonly detail: { readonly [key: string]: JsonValue };
 }
 
 /** Options of `Tessera.refresh`. */

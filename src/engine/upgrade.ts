@@ -32,7 +32,14 @@ export async function upgrade(
 ): Promise<TokenPair> {
   const attempt: Attempt = { request: { metadata: metadataOf(metadata) }, claims: null };
   try {
-    return await upgradeOnce(ctx, accessToken, attempt);
+    const pair = await upgradeOnce(ctx, accessToken, attempt);
+    ctx.security.record({
+      kind: "session_upgraded",
+      userId: pair.user.id,
+      sessionId: pair.sessionId,
+      metadata,
+    });
+    return pair;
   } catch (error) {
     if (ctx.hooks.has("upgradeFailed")) {
       await ctx.hooks

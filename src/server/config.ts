@@ -53,6 +53,8 @@ export interface ServerConfig {
   readonly idleTimeoutSeconds: number;
   /** No session lives longer than this after its login, however it is refreshed. */
   readonly absoluteLifetimeSeconds: number;
+  /** Security events are kept this many days; 0 keeps them for ever. */
+  readonly eventsRetentionDays: number;
   /** Whether `POST /auth/register` accepts new users. */
   readonly registration: "open" | "closed";
   readonly maxSessionDataBytes: number;
@@ -351,6 +353,14 @@ export const SETTINGS: readonly Setting[] = [
     parse: integer(60, 10 * 365 * 86_400),
   },
   {
+    key: "eventsRetentionDays",
+    flag: "--events-retention <days>",
+    env: ["TESSERA_EVENTS_RETENTION"],
+    help: "security events (GET /auth/events, tessera events) are kept this many days; 0 keeps them",
+    defaultText: "90",
+    parse: integer(0, 100 * 365),
+  },
+  {
     key: "registration",
     flag: "--registration <open|closed>",
     env: ["TESSERA_REGISTRATION"],
@@ -515,6 +525,7 @@ const DEFAULTS = {
   sessionTtlSeconds: 14 * 24 * 3600,
   idleTimeoutSeconds: 7 * 24 * 3600,
   absoluteLifetimeSeconds: 30 * 24 * 3600,
+  eventsRetentionDays: 90,
   registration: "open",
   maxSessionDataBytes: 1024 * 1024,
   bodyLimitBytes: null,

@@ -59,6 +59,7 @@ export async function openEngine(
       idleTimeoutSeconds: config.idleTimeoutSeconds,
       absoluteLifetimeSeconds: config.absoluteLifetimeSeconds,
       registration: config.registration,
+      securityEvents: { retentionDays: config.eventsRetentionDays },
       maxSessionDataBytes: config.maxSessionDataBytes,
       jwt,
       ...extra,
@@ -69,6 +70,8 @@ export async function openEngine(
       tessera,
       store,
       async close() {
+        // The last events of a command or a shutdown are written before the store closes.
+        await tessera.securityEventsSettled();
         tessera.close();
         await store.close();
       },

@@ -55,6 +55,7 @@ export function peerAddress(peer: string): string | null {
  */
 export function peerMetadata(call: { getPeer(): string }): RequestMetadata {
   return {
+    surface: "grpc",
     get ipAddress() {
       return peerAddress(call.getPeer());
     },
@@ -67,5 +68,6 @@ export function requestMetadata(call: { readonly metadata: Metadata; getPeer(): 
   return {
     userAgent: userAgent === undefined ? null : userAgent.slice(0, MAX_USER_AGENT_LENGTH),
     ipAddress: peerAddress(call.getPeer()),
+    surface: "grpc",
   };
 }

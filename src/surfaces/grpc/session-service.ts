@@ -64,7 +64,7 @@ export function sessionServiceHandlers(options: SessionServiceOptions): UntypedS
         metadata: requestMetadata(call),
       });
       if (call.cancelled) {
-        await tessera.logout(pair.sessionId);
+        await tessera.logout(pair.sessionId, requestMetadata(call));
         throw cancelled();
       }
       return tokensResponse(pair);
@@ -81,7 +81,7 @@ export function sessionServiceHandlers(options: SessionServiceOptions): UntypedS
       parseDestroySession(call.request);
       const { session } = await tessera.validate(bearerToken(call.metadata), peerMetadata(call));
       if (call.cancelled) throw cancelled();
-      await tessera.logout(session.id);
+      await tessera.logout(session.id, requestMetadata(call));
       return {};
     }),
 

@@ -107,7 +107,7 @@ export function createHttpContext(options: HttpContextOptions): HttpContext {
       }
     },
     metadata(request) {
-      return { userAgent: request.headers["user-agent"] ?? null, ipAddress: request.ip };
+      return { userAgent: request.headers["user-agent"] ?? null, ipAddress: request.ip, surface: "http" };
     },
     setSessionCookie(request, reply, token, expires) {
       reply.header("set-cookie", sessionCookie(token, { secure: secure(request), expires }));

@@ -87,7 +87,11 @@ export class Connection implements RegisteredConnection {
   constructor(init: ConnectionInit) {
     this.#options = init.options;
     this.#registry = init.registry;
-    this.#metadata = { ipAddress: init.clientAddress ?? null, userAgent: init.userAgent ?? null };
+    this.#metadata = {
+      ipAddress: init.clientAddress ?? null,
+      userAgent: init.userAgent ?? null,
+      surface: "socket",
+    };
     this.#transport = init.transport;
     this.#bucket = new FrameBucket({
       perSecond: init.options.framesPerSecond,
@@ -270,7 +274,7 @@ export class Connection implements RegisteredConnection {
     }
     if (this.#phase === "closed") {
       // The client left while its password was checked: nobody holds these tokens.
-      await tessera.logout(pair.sessionId).catch(() => undefined);
+      await tessera.logout(pair.sessionId, this.#metadata).catch(() => undefined);
       throw new TesseraError("token_revoked", "The connection closed during login.");
     }
     this.#sendTokens(pair);
@@ -389,7 +393,7 @@ export class Connection implements RegisteredConnection {
         this.#tellExpiring();
         return;
       }
-      const pair = await tessera.reissue(sessionId);
+      const pair = await tessera.reissue(sessionId, this.#metadata);
       if (this.#phase !== "ready") return;
       this.#expiresAtMs = Date.parse(pair.refreshExpiration);
       this.#sendTokens(pair);

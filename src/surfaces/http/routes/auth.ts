@@ -72,7 +72,7 @@ export async function authRoutes(app: FastifyInstance, ctx: HttpContext): Promis
 
   app.post("/auth/logout", async (request, reply) => {
     const { session } = await ctx.authenticate(request);
-    await tessera.logout(session.id);
+    await tessera.logout(session.id, ctx.metadata(request));
     ctx.clearSessionCookie(request, reply);
     return reply.code(204).send();
   });
@@ -83,10 +83,10 @@ export async function authRoutes(app: FastifyInstance, ctx: HttpContext): Promis
     const { session, user } = await ctx.authenticate(request);
     const body = parseBody(logoutAllBody, request.body, "logout-all request");
     if (body?.keepCurrent === true) {
-      await tessera.logoutAll(user.id, { keepSessionId: session.id });
+      await tessera.logoutAll(user.id, { keepSessionId: session.id, metadata: ctx.metadata(request) });
       return reply.code(204).send();
     }
-    await tessera.logoutAll(user.id);
+    await tessera.logoutAll(user.id, { metadata: ctx.metadata(request) });
     ctx.clearSessionCookie(request, reply);
     return reply.code(204).send();
   });

@@ -69,6 +69,7 @@ export async function linkRoutes(app: FastifyInstance, ctx: HttpContext): Promis
     }
     const link = await tessera.issueLink({
       session,
+      metadata: ctx.metadata(request),
       ...(body.data === undefined ? {} : { data: body.data as JsonValue }),
       ...(body.ttlSeconds === undefined ? {} : { ttlSeconds: body.ttlSeconds }),
       ...(body.redirectTo === undefined ? {} : { redirectTo: body.redirectTo }),

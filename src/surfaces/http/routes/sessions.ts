@@ -36,7 +36,11 @@ export async function sessionRoutes(app: FastifyInstance, ctx: HttpContext): Pro
 
   app.delete<{ Params: { id: string } }>("/auth/sessions/:id", async (request, reply) => {
     const { user } = await ctx.authenticate(request);
-    await tessera.revokeSession(request.params.id, { ownerId: user.id, reason: "revoked" });
+    await tessera.revokeSession(request.params.id, {
+      ownerId: user.id,
+      reason: "revoked",
+      metadata: ctx.metadata(request),
+    });
     return reply.code(204).send();
   });
 }
