@@ -1,5 +1,5 @@
 /**
- * The `tessera` command line: `serve`, `keys`, `users`, `sessions`. `runCli` returns the
+ * The `tessera` command line: `serve`, `keys`, `users`, `sessions`, `events`. `runCli` returns the
  * exit code of a management command, or `"serving"` once `serve` has started (the process
  * then lives until a signal). Errors are printed as one friendly line, exit code 1; usage
  * errors exit 2 as is customary.
@@ -7,6 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { isTesseraError } from "../errors.js";
 import { ConfigError } from "../server/config.js";
+import { eventsCommand } from "./events.js";
 import type { CliIO } from "./io.js";
 import { keysCommand } from "./keys.js";
 import { type ServeHooks, serveCommand } from "./serve.js";
@@ -25,6 +26,7 @@ export function buildProgram(io: CliIO, serveHooks: ServeHooks = {}): Command {
   program.addCommand(keysCommand(io));
   program.addCommand(usersCommand(io));
   program.addCommand(sessionsCommand(io));
+  program.addCommand(eventsCommand(io));
   // Commands built with `new Command()` do not inherit these settings; pass them down.
   const inherit = (command: Command) => {
     for (const sub of command.commands) {

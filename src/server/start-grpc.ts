@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Tessera } from "../engine/tessera.js";
 import { type GrpcServerHandle, type GrpcTlsOptions, startGrpcServer } from "../surfaces/grpc/server.js";
+import type { SurfaceMetrics } from "../surfaces/http/metrics.js";
 import { ConfigError, type ServerConfig } from "./config.js";
 
 /** How long shutdown waits for gRPC calls in flight before cutting them off. */
@@ -34,6 +35,7 @@ export async function startGrpc(
   config: ServerConfig,
   tessera: Tessera,
   logger: Logger,
+  metrics: SurfaceMetrics | null = null,
 ): Promise<GrpcServerHandle | null> {
   if (!config.grpc) return null;
   const tls = tlsOf(config);
@@ -43,6 +45,7 @@ export async function startGrpc(
     host: config.host,
     logger,
     shutdownTimeoutMs: GRPC_SHUTDOWN_TIMEOUT_MS,
+    metrics,
     ...(tls === undefined ? {} : { tls }),
   });
 }

@@ -69,10 +69,12 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     throw error;
   }
 
+  // One registry for every surface: socket and gRPC validations and logins count too.
+  const metrics = config.metrics ? new TesseraMetrics({ processMetrics: true }) : null;
   const http = buildHttpApp({
     tessera,
     logger,
-    metrics: config.metrics ? new TesseraMetrics({ processMetrics: true }) : false,
+    metrics: metrics ?? false,
     cookieSecure: config.cookieSecure,
     linkOrigins: config.linkOrigins,
     corsOrigins: config.corsOrigins,
@@ -85,7 +87,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   });
 
   const gates = options.gates ?? new GateRegistry();
-  const socket = { tessera, gates, log: logger, acceptAccessJwt: config.socketAcceptJwt };
+  const socket = { tessera, gates, log: logger, acceptAccessJwt: config.socketAcceptJwt, metrics };
   const wsGateway = attachWebSocketGateway({
     ...socket,
     server: http.server,
@@ -120,7 +122,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   print(`Socket gateways on ${urls.ws} and ${urls.tcp}`);
   let grpc: GrpcServerHandle | null;
   try {
-    grpc = await startGrpc(config, tessera, logger);
+    grpc = await startGrpc(config, tessera, logger, metrics);
   } catch (error) {
     await tcp.close();
     await wsGateway.close();

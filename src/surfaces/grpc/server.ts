@@ -12,6 +12,7 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import type { Tessera } from "../../engine/tessera.js";
+import type { SurfaceMetrics } from "../http/metrics.js";
 import { loadPackage, sessionServiceDefinition } from "./definition.js";
 import { sessionServiceHandlers } from "./session-service.js";
 import type { GrpcLogger } from "./status.js";
@@ -45,6 +46,8 @@ export interface GrpcServerOptions {
   readonly maxRequestBytes?: number;
   /** How long `close()` waits for calls in flight before cutting them off. @default 5000 */
   readonly shutdownTimeoutMs?: number;
+  /** Counts validations and refused logins (the server passes its `/metrics`). @default none */
+  readonly metrics?: SurfaceMetrics | null;
 }
 
 export interface GrpcServerHandle {
@@ -79,7 +82,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   });
   server.addService(
     sessionServiceDefinition(pkg),
-    sessionServiceHandlers({ tessera: options.tessera, logger: options.logger }),
+    sessionServiceHandlers({
+      tessera: options.tessera,
+      logger: options.logger,
+      metrics: options.metrics ?? null,
+    }),
   );
   if (options.reflection !== false) new ReflectionService(pkg).addToServer(server);
 

@@ -10,7 +10,9 @@
  */
 import type { handleUnaryCall, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Tessera } from "../../engine/tessera.js";
-import { TesseraError } from "../../errors.js";
+import type { ValidatedSession } from "../../engine/types.js";
+import { isTesseraError, TesseraError } from "../../errors.js";
+import type { SurfaceMetrics } from "../http/metrics.js";
 import { bearerToken, peerMetadata, requestMetadata } from "./call-context.js";
 import {
   type GetSessionResponse,
@@ -28,6 +30,8 @@ export interface SessionServiceOptions {
   readonly tessera: Tessera;
   /** Where internal errors (with their stacks) are reported. @default no logging */
   readonly logger?: GrpcLogger | undefined;
+  /** Counts validations and refused logins. @default none */
+  readonly metrics?: SurfaceMetrics | null;
 }
 
 type Call<Res> = ServerUnaryCall<unknown, Res>;
@@ -38,6 +42,19 @@ function cancelled(): TesseraError {
 
 export function sessionServiceHandlers(options: SessionServiceOptions): UntypedServiceImplementation {
   const { tessera, logger } = options;
+  const metrics = options.metrics ?? null;
+
+  /** `validate`, counted. */
+  async function validate(token: () => string, call: Call<unknown>): Promise<ValidatedSession> {
+    try {
+      const validated = await tessera.validate(token(), peerMetadata(call));
+      metrics?.validated("ok");
+      return validated;
+    } catch (error) {
+      metrics?.validated(isTesseraError(error) ? error.code : "internal_error");
+      throw error;
+    }
+  }
 
   function unary<Res>(
     method: string,
@@ -56,13 +73,18 @@ export function sessionServiceHandlers(options: SessionServiceOptions): UntypedS
   const handlers: Record<string, handleUnaryCall<unknown, unknown>> = {
     CreateSession: unary<SessionTokensResponse>("CreateSession", async (call) => {
       const request = parseCreateSession(call.request);
-      const pair = await tessera.login({
-        username: request.username,
-        password: request.password,
-        deviceId: request.device_uuid,
-        tokenType: "session",
-        metadata: requestMetadata(call),
-      });
+      const pair = await tessera
+        .login({
+          username: request.username,
+          password: request.password,
+          deviceId: request.device_uuid,
+          tokenType: "session",
+          metadata: requestMetadata(call),
+        })
+        .catch((error: unknown) => {
+          metrics?.loginFailed(isTesseraError(error) ? error.code : "internal_error");
+          throw error;
+        });
       if (call.cancelled) {
         await tessera.logout(pair.sessionId, requestMetadata(call));
         throw cancelled();
@@ -79,7 +101,7 @@ export function sessionServiceHandlers(options: SessionServiceOptions): UntypedS
 
     DestroySession: unary<Record<string, never>>("DestroySession", async (call) => {
       parseDestroySession(call.request);
-      const { session } = await tessera.validate(bearerToken(call.metadata), peerMetadata(call));
+      const { session } = await validate(() => bearerToken(call.metadata), call);
       if (call.cancelled) throw cancelled();
       await tessera.logout(session.id, requestMetadata(call));
       return {};
@@ -89,8 +111,8 @@ export function sessionServiceHandlers(options: SessionServiceOptions): UntypedS
     // resolves from memory and the response object is reused.
     GetSession: unary<GetSessionResponse>("GetSession", async (call) => {
       const request = parseGetSession(call.request);
-      const token = request.token === "" ? bearerToken(call.metadata) : request.token;
-      return getSessionResponse(await tessera.validate(token, peerMetadata(call)));
+      const token = () => (request.token === "" ? bearerToken(call.metadata) : request.token);
+      return getSessionResponse(await validate(token, call));
     }),
   };
   return handlers;

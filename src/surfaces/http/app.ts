@@ -39,6 +39,7 @@ import type { RegisteredRoute } from "./openapi.js";
 import { accountRoutes } from "./routes/account.js";
 import { authRoutes } from "./routes/auth.js";
 import { credentialRoutes } from "./routes/credentials.js";
+import { eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { linkRoutes } from "./routes/links.js";
 import { loginRoutes } from "./routes/login.js";
@@ -258,6 +259,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.register(credentialRoutes, ctx);
   app.register(loginRoutes, ctx);
   app.register(sessionRoutes, ctx);
+  app.register(eventRoutes, ctx);
   app.register(wellKnownRoutes, ctx);
   app.register(healthRoutes, ctx);
   app.register(linkRoutes, ctx);

@@ -13,6 +13,9 @@ import type { ErrorCode } from "../../errors.js";
 type LatencyChild = ReturnType<Histogram<"method" | "route" | "status">["labels"]>;
 type ValidationChild = ReturnType<Counter<"result">["labels"]>;
 
+/** What the socket and gRPC surfaces count themselves: validations and refused logins. */
+export type SurfaceMetrics = Pick<TesseraMetrics, "validated" | "loginFailed">;
+
 export interface TesseraMetricsOptions {
   /** Registry to add the metrics to. @default a new one */
   readonly registry?: Registry;
@@ -28,6 +31,7 @@ export class TesseraMetrics {
   readonly #refreshes: Counter;
   readonly #reuse: Counter;
   readonly #revocations: Counter<"reason">;
+  readonly #securityEvents: Counter<"kind">;
   readonly #latency: Histogram<"method" | "route" | "status">;
   readonly #latencyBy = new Map<string, Map<string, Map<number, LatencyChild>>>();
   readonly #validationsBy = new Map<string, ValidationChild>();
@@ -70,6 +74,12 @@ export class TesseraMetrics {
       labelNames: ["reason"],
       registers,
     });
+    this.#securityEvents = new Counter({
+      name: "tessera_security_events_total",
+      help: "Security events this process recorded, by kind (every surface: HTTP, sockets, gRPC, CLI, library).",
+      labelNames: ["kind"],
+      registers,
+    });
     this.#latency = new Histogram({
       name: "tessera_http_request_duration_seconds",
       help: "HTTP request latency, by method, route pattern and status.",
@@ -79,7 +89,10 @@ export class TesseraMetrics {
     });
   }
 
-  /** Counts the engine's logins, refreshes and revocations; returns a function that stops. */
+  /**
+   * Counts the engine's logins, refreshes, revocations and security events (whichever
+   * surface caused them); returns a function that stops.
+   */
   observe(tessera: Tessera): () => void {
     const stops = [
       tessera.hook("sessionCreated", ({ provider }) => {
@@ -87,6 +100,9 @@ export class TesseraMetrics {
       }),
       tessera.hook("refresh", () => {
         this.#refreshes.inc();
+      }),
+      tessera.onSecurityEvent((event) => {
+        this.#securityEvents.inc({ kind: event.kind });
       }),
       tessera.subscribe((event) => {
         if (event.type !== "session_ended") return;

@@ -23,7 +23,7 @@ import type {
   TokenPair,
   ValidatedSession,
 } from "../../engine/types.js";
-import { TesseraError, toTesseraError } from "../../errors.js";
+import { isTesseraError, TesseraError, toTesseraError } from "../../errors.js";
 import { FrameBucket } from "./frame-bucket.js";
 import {
   type ClientFrame,
@@ -216,6 +216,8 @@ export class Connection implements RegisteredConnection {
   async #authenticate(frame: AuthFrame): Promise<void> {
     this.#phase = "authenticating";
     this.#authAttempts += 1;
+    const { metrics } = this.#options;
+    const isLogin = !("token" in frame) && !("refreshToken" in frame);
     try {
       const validated =
         "token" in frame
@@ -223,9 +225,13 @@ export class Connection implements RegisteredConnection {
           : "refreshToken" in frame
             ? await this.#redeem(frame.refreshToken)
             : await this.#login(frame.provider, frame.fields);
+      if (!isLogin) metrics?.validated("ok");
       if (this.isClosed) return;
       this.#becomeReady(validated);
     } catch (caught) {
+      const code = isTesseraError(caught) ? caught.code : "internal_error";
+      if (isLogin) metrics?.loginFailed(code);
+      else metrics?.validated(code);
       if (this.isClosed) return;
       const error = this.#safe(caught, "authentication");
       if (this.#authAttempts >= this.#options.maxAuthAttempts) {

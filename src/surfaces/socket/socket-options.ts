@@ -3,6 +3,7 @@
  * their resolution into the plain numbers a `Connection` reads.
  */
 import type { Tessera } from "../../engine/tessera.js";
+import type { SurfaceMetrics } from "../http/metrics.js";
 import type { GateRegistry } from "./gates.js";
 import { LoginSlots } from "./login-slots.js";
 
@@ -47,6 +48,8 @@ export interface SocketOptions {
   readonly clock?: () => number;
   /** @default stderr */
   readonly log?: SocketLogger;
+  /** Counts socket validations and refused socket logins (the server passes its `/metrics`). @default none */
+  readonly metrics?: SurfaceMetrics | null;
 }
 
 export interface ResolvedSocketOptions {
@@ -66,6 +69,7 @@ export interface ResolvedSocketOptions {
   readonly loginSlots: LoginSlots;
   readonly clock: () => number;
   readonly log: SocketLogger;
+  readonly metrics: SurfaceMetrics | null;
 }
 
 const stderrLogger: SocketLogger = {
@@ -98,6 +102,7 @@ export function resolveSocketOptions(options: SocketOptions): ResolvedSocketOpti
       options.renewBeforeExpiryMs ?? options.tessera.options.sessionTtlMs / 10,
     ),
     maxConnections: positive("maxConnections", options.maxConnections ?? 10_000),
+    metrics: options.metrics ?? null,
     loginSlots: new LoginSlots(positive("maxConcurrentLogins", options.maxConcurrentLogins ?? 4)),
     clock: options.clock ?? options.tessera.clock,
     log: options.log ?? stderrLogger,
