@@ -139,7 +139,7 @@ describe("GET /auth/events", () => {
     expect(first.body.next).toBe(first.events[2]?.id);
     const second = await events(token, `?limit=3&before=${first.body.next}`);
     expect(second.events).toHaveLength(3);
-    expect(second.events[0]?.id < (first.events[2]?.id ?? "")).toBe(true);
+    expect((second.events[0]?.id ?? "") < (first.events[2]?.id ?? "")).toBe(true);
     const rest = await events(token, `?limit=200&before=${second.body.next}`);
     expect(rest.events).toHaveLength(2);
     expect(rest.body.next).toBeUndefined();

@@ -89,7 +89,15 @@ export async function changePassword(ctx: EngineContext, input: ChangePasswordIn
   if (!(await fromStore(ctx.store.setPasswordHash(user.id, hash)))) {
     throw new TesseraError("token_revoked", "The session's user no longer exists.");
   }
-  if (input.endOtherSessions ?? true) await revokeUserSessions(ctx, user.id, "password_changed", session.id);
+  ctx.security.record({
+    kind: "password_changed",
+    userId: user.id,
+    sessionId: session.id,
+    metadata: input.metadata,
+  });
+  if (input.endOtherSessions ?? true) {
+    await revokeUserSessions(ctx, user.id, "password_changed", session.id, input.metadata);
+  }
   const now = ctx.now();
   fresh(ctx, await fromStore(ctx.store.markAuthenticated(session.id, now, ["pwd"], now)));
 }

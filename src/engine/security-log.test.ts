@@ -201,6 +201,33 @@ describe.each(stores)("the security log on the %s store", (_name, open) => {
     expect(newDevices[1]).toMatchObject({ userAgent: SAFARI, ipAddress: "192.0.2.1", userId: user.id });
   });
 
+  it("a password change, disabling and deleting a user record their events and the sessions they end", async () => {
+    const { tessera } = await engine();
+    const user = await tessera.register({ username: "joe", password: "secret123" });
+    const kept = await tessera.login({ username: "joe", password: "secret123" });
+    const other = await tessera.login({ username: "joe", password: "secret123" });
+    await tessera.changePassword({
+      sessionId: kept.sessionId,
+      currentPassword: "secret123",
+      newPassword: "another-secret",
+      metadata: { ipAddress: "192.0.2.44", surface: "http" },
+    });
+    await tessera.disableUser(user.id);
+    await tessera.enableUser(user.id);
+    await tessera.deleteUser(user.id);
+    const events = (await eventsOf(tessera, user.id))
+      .filter((event) => !["login_succeeded", "session_created"].includes(event.kind))
+      .reverse()
+      .map((event) => [event.kind, event.sessionId, event.detail.reason ?? event.usernameKey]);
+    expect(events).toEqual([
+      ["password_changed", kept.sessionId, null],
+      ["session_revoked", other.sessionId, "password_changed"],
+      ["user_disabled", null, null],
+      ["session_revoked", kept.sessionId, "user_disabled"],
+      ["user_deleted", null, "joe"],
+    ]);
+  });
+
   it("filters by kind and time and pages by the next cursor", async () => {
     const { tessera, clock } = await engine();
     await tessera.register({ username: "fay", password: "secret123" });

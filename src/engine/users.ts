@@ -9,13 +9,14 @@
  */
 import { TesseraError } from "../errors.js";
 import type { SessionRecord } from "../stores/session-store.js";
-import { type EngineContext, fromStore } from "./context.js";
+import { type EngineContext, fromStore, recordRevocations } from "./context.js";
 
 /** Disables the user and ends their sessions; returns how many ended. `not_found` for an unknown user. */
 export async function disableUser(ctx: EngineContext, userId: number): Promise<number> {
   const { now, denyUntil } = times(ctx);
   const revoked = await fromStore(ctx.store.disableUser(userId, now, denyUntil));
   if (revoked === null) throw noSuchUser();
+  ctx.security.record({ kind: "user_disabled", userId, detail: { sessionsEnded: revoked.length } });
   return ended(ctx, userId, revoked, "user_disabled");
 }
 
@@ -32,8 +33,16 @@ export async function enableUser(ctx: EngineContext, userId: number): Promise<vo
  */
 export async function deleteUser(ctx: EngineContext, userId: number): Promise<number> {
   const { now, denyUntil } = times(ctx);
+  // Read first: the audit trail names whom it deleted, and the record is gone after.
+  const user = await fromStore(ctx.store.findUserById(userId));
   const revoked = await fromStore(ctx.store.deleteUser(userId, now, denyUntil));
   if (revoked === null) throw noSuchUser();
+  ctx.security.record({
+    kind: "user_deleted",
+    userId,
+    usernameKey: user?.usernameKey ?? null,
+    detail: { sessionsEnded: revoked.length },
+  });
   return ended(ctx, userId, revoked, "user_deleted");
 }
 
@@ -55,6 +64,7 @@ async function ended(
     ctx.denylist.add({ id: `sid:${record.id}`, expiresAt: denyUntil });
   }
   ctx.cache.evictUser(userId);
+  recordRevocations(ctx, revoked, reason);
   if (revoked.length > 0 && ctx.hooks.has("revoke")) {
     await ctx.hooks
       .run("revoke", { sessionIds: revoked.map((record) => record.id), reason })
