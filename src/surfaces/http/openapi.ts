@@ -26,6 +26,8 @@ export interface OperationDoc {
   readonly auth: Auth;
   /** The body schema the route parses with, when it takes a JSON body. */
   readonly body?: z.ZodType;
+  /** The query schema the route parses with (an object of string parameters). */
+  readonly query?: z.ZodObject;
   /** A reference to a component schema of the success body, or a schema of its own. */
   readonly success: { readonly status: number; readonly content: Content; readonly schema?: string };
   readonly errors: readonly ErrorCode[];
@@ -139,6 +141,30 @@ const COMPONENTS: Record<string, object> = {
     properties: { keys: { type: "array", items: { type: "object" } } },
   },
   Health: { type: "object", properties: { status: { type: "string" } } },
+  SecurityEvent: {
+    type: "object",
+    required: ["id", "at", "kind", "userId", "sessionId", "surface", "ipAddress", "userAgent", "detail"],
+    properties: {
+      id: { type: "string" },
+      at: { type: "string", format: "date-time" },
+      kind: { type: "string" },
+      userId: { type: ["integer", "null"] },
+      usernameKey: { type: ["string", "null"] },
+      sessionId: { type: ["string", "null"] },
+      surface: { type: ["string", "null"], enum: ["http", "socket", "grpc", "cli", "library", null] },
+      ipAddress: { type: ["string", "null"] },
+      userAgent: { type: ["string", "null"] },
+      detail: { type: "object" },
+    },
+  },
+  SecurityEventPage: {
+    type: "object",
+    required: ["events"],
+    properties: {
+      events: { type: "array", items: { $ref: "#/components/schemas/SecurityEvent" } },
+      next: { type: "string", description: "pass as ?before= for the next page; absent on the last" },
+    },
+  },
 };
 
 function jsonSchema(schema: z.ZodType): object {
@@ -181,12 +207,21 @@ function operation(doc: OperationDoc, method: string, url: string): object {
       content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
     };
   }
-  const parameters = [...url.matchAll(/:([A-Za-z]+)/g)].map((match) => ({
+  const parameters: object[] = [...url.matchAll(/:([A-Za-z]+)/g)].map((match) => ({
     name: match[1],
     in: "path",
     required: true,
     schema: { type: "string" },
   }));
+  for (const [name, field] of Object.entries(doc.query?.shape ?? {})) {
+    const schema = field as z.ZodType;
+    parameters.push({
+      name,
+      in: "query",
+      required: !schema.safeParse(undefined).success,
+      schema: jsonSchema(schema),
+    });
+  }
   return {
     operationId: `${method.toLowerCase()}${url.replace(/[:/.{}-]+(\w)?/g, (_all, next: string | undefined) => (next ?? "").toUpperCase())}`,
     summary: doc.summary,

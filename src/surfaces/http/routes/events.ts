@@ -15,7 +15,7 @@ import { parseBody } from "../validation.js";
 /** The largest page this route returns. */
 const MAX_PAGE = 200;
 
-const eventsQuery = z
+export const eventsQuery = z
   .object({
     limit: z
       .string()

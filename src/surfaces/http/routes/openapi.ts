@@ -10,6 +10,7 @@ import { passwordInput } from "../../../engine/providers.js";
 import { type OperationTable, openApiDocument, type RegisteredRoute } from "../openapi.js";
 import { logoutAllBody, refreshBody, registerBody, upgradeBody } from "./auth.js";
 import { passwordBody, passwordProof, providerProof } from "./credentials.js";
+import { eventsQuery } from "./events.js";
 import { issueBody } from "./links.js";
 
 const VERSION = "0.1.0";
@@ -136,6 +137,14 @@ export const OPERATIONS: OperationTable = {
       "forbidden",
       "unavailable",
     ],
+  },
+  "GET /auth/events": {
+    summary: "The user's own security events, newest first (?limit=1..200, ?before=<next>, ?kind=a,b)",
+    tag: "sessions",
+    auth: "session",
+    query: eventsQuery,
+    success: { status: 200, content: "json", schema: "SecurityEventPage" },
+    errors: ["invalid_request", "token_invalid", "token_expired", "token_revoked", "unavailable"],
   },
   "GET /auth/sessions": {
     summary: "The user's live sessions, with which one is this one",
