@@ -12,7 +12,10 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { TesseraOptions } from "../engine/options.js";
+import { SECURITY_EVENT_KINDS } from "../engine/security-log.js";
+import type { SecurityEventKind } from "../engine/types.js";
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from "../tokens/keys.js";
+import { MIN_WEBHOOK_SECRET_BYTES, webhookKey } from "./webhook-signature.js";
 
 export interface ServerConfig {
   /** HTTP (and WebSocket) port. */
@@ -55,6 +58,12 @@ export interface ServerConfig {
   readonly absoluteLifetimeSeconds: number;
   /** Security events are kept this many days; 0 keeps them for ever. */
   readonly eventsRetentionDays: number;
+  /** Where security events are POSTed (signed); null: no webhooks. */
+  readonly webhookUrl: string | null;
+  /** The webhooks' HMAC secret (raw, or Standard Webhooks' `whsec_<base64>`). */
+  readonly webhookSecret: string | null;
+  /** Which kinds go to the webhook; null: every kind. */
+  readonly webhookEvents: readonly SecurityEventKind[] | null;
   /** Whether `POST /auth/register` accepts new users. */
   readonly registration: "open" | "closed";
   readonly maxSessionDataBytes: number;
@@ -171,7 +180,38 @@ function storeUrl(protocols: readonly string[], example: string) {
 }
 
 /** Settings whose values are never shown in an error message. */
-const SECRET_SETTINGS: ReadonlySet<SettingKey> = new Set(["jwtSecret", "redisUrl", "databaseUrl"]);
+const SECRET_SETTINGS: ReadonlySet<SettingKey> = new Set([
+  "jwtSecret",
+  "redisUrl",
+  "databaseUrl",
+  "webhookSecret",
+  "webhookUrl",
+]);
+
+/** An http(s) URL a webhook can be POSTed to; never echoed (it may carry a token). */
+function webhookUrl(raw: unknown): string {
+  let url: URL;
+  try {
+    url = new URL(text(raw).trim());
+  } catch {
+    throw new Error("expected a URL like https://hooks.example.com/tessera");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("expected an http(s) URL");
+  return url.href;
+}
+
+function eventKinds(raw: unknown): SecurityEventKind[] {
+  const list = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : null;
+  if (list === null) throw new Error("expected a comma-separated list of event kinds");
+  const kinds = list
+    .map((item) => (typeof item === "string" ? item.trim() : ""))
+    .filter((item) => item !== "");
+  const unknown = kinds.filter((kind) => !(SECURITY_EVENT_KINDS as readonly string[]).includes(kind));
+  if (kinds.length === 0 || unknown.length > 0) {
+    throw new Error(`expected kinds among ${SECURITY_EVENT_KINDS.join(", ")}`);
+  }
+  return kinds as SecurityEventKind[];
+}
 
 function origins(raw: unknown): string[] {
   const list = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : null;
@@ -361,6 +401,30 @@ export const SETTINGS: readonly Setting[] = [
     parse: integer(0, 100 * 365),
   },
   {
+    key: "webhookUrl",
+    flag: "--webhook-url <url>",
+    env: ["TESSERA_WEBHOOK_URL"],
+    help: "POST security events here, signed (Standard Webhooks), retried until delivered",
+    defaultText: "none",
+    parse: webhookUrl,
+  },
+  {
+    key: "webhookSecret",
+    flag: "--webhook-secret <secret>",
+    env: ["TESSERA_WEBHOOK_SECRET"],
+    help: `HMAC-SHA256 key of the webhook signatures (≥ ${MIN_WEBHOOK_SECRET_BYTES} bytes, or whsec_<base64>); prefer the env var`,
+    defaultText: "none",
+    parse: text,
+  },
+  {
+    key: "webhookEvents",
+    flag: "--webhook-events <kinds>",
+    env: ["TESSERA_WEBHOOK_EVENTS"],
+    help: "comma list of the event kinds sent to the webhook",
+    defaultText: "every kind",
+    parse: eventKinds,
+  },
+  {
     key: "registration",
     flag: "--registration <open|closed>",
     env: ["TESSERA_REGISTRATION"],
@@ -526,6 +590,9 @@ const DEFAULTS = {
   idleTimeoutSeconds: 7 * 24 * 3600,
   absoluteLifetimeSeconds: 30 * 24 * 3600,
   eventsRetentionDays: 90,
+  webhookUrl: null,
+  webhookSecret: null,
+  webhookEvents: null,
   registration: "open",
   maxSessionDataBytes: 1024 * 1024,
   bodyLimitBytes: null,
@@ -657,6 +724,16 @@ function checkCombinations(config: ServerConfig): void {
   }
   if (config.httpHeadersTimeoutMs > config.httpRequestTimeoutMs) {
     throw new ConfigError("httpHeadersTimeoutMs cannot be longer than httpRequestTimeoutMs.");
+  }
+  if (config.webhookUrl !== null) {
+    if (config.webhookSecret === null) {
+      throw new ConfigError("webhookUrl needs a signing secret: set TESSERA_WEBHOOK_SECRET.");
+    }
+    if (webhookKey(config.webhookSecret).length < MIN_WEBHOOK_SECRET_BYTES) {
+      throw new ConfigError(`webhookSecret must be at least ${MIN_WEBHOOK_SECRET_BYTES} bytes.`);
+    }
+  } else if (config.webhookSecret !== null || config.webhookEvents !== null) {
+    throw new ConfigError("webhookSecret and webhookEvents need a webhookUrl: set --webhook-url.");
   }
   if ((config.grpcTlsCertFile === null) !== (config.grpcTlsKeyFile === null)) {
     throw new ConfigError("grpcTlsCertFile and grpcTlsKeyFile go together: set both, or neither.");

@@ -22,6 +22,7 @@ import { openEngine } from "./open-engine.js";
 import { describeStore } from "./open-store.js";
 import { installPartners } from "./partners.js";
 import { startGrpc } from "./start-grpc.js";
+import { startWebhooks, type WebhookDispatcher } from "./webhooks.js";
 
 export interface ServerUrls {
   /** Base URL of the HTTP API, e.g. `http://127.0.0.1:3000`. */
@@ -40,6 +41,8 @@ export interface RunningServer {
   readonly http: FastifyInstance;
   /** The gRPC server; null when gRPC is off. */
   readonly grpc: GrpcServerHandle | null;
+  /** The webhook loop; null without `--webhook-url`. */
+  readonly webhooks: WebhookDispatcher | null;
   readonly logger: Logger;
   readonly urls: ServerUrls;
   /** Stops accepting, lets in-flight requests finish, closes everything. Safe to call twice. */
@@ -68,6 +71,21 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await engine.close();
     throw error;
   }
+  const webhooks: WebhookDispatcher | null =
+    config.webhookUrl === null || config.webhookSecret === null
+      ? null
+      : startWebhooks({
+          tessera,
+          store,
+          url: config.webhookUrl,
+          secret: config.webhookSecret,
+          kinds: config.webhookEvents,
+          reportError: (error, context) => logger.error({ err: error }, `background: ${context}`),
+        });
+  const stopWebhooks = async () => {
+    await tessera.securityEventsSettled();
+    await webhooks?.close();
+  };
 
   // One registry for every surface: socket and gRPC validations and logins count too.
   const metrics = config.metrics ? new TesseraMetrics({ processMetrics: true }) : null;
@@ -99,6 +117,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   } catch (error) {
     await wsGateway.close();
     await http.close().catch(() => undefined);
+    await stopWebhooks();
     await engine.close();
     throw error;
   }
@@ -111,6 +130,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   } catch (error) {
     await wsGateway.close();
     await http.close().catch(() => undefined);
+    await stopWebhooks();
     await engine.close();
     throw error;
   }
@@ -127,6 +147,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await tcp.close();
     await wsGateway.close();
     await http.close().catch(() => undefined);
+    await stopWebhooks();
     await engine.close();
     throw error;
   }
@@ -145,6 +166,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     store,
     http,
     grpc,
+    webhooks,
     logger,
     urls,
     close() {
@@ -156,6 +178,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         await tcp.close();
         // Lets calls in flight finish for a few seconds, then cuts off the rest.
         await grpc?.close();
+        // The last events are written and queued; deliveries in flight are handed back.
+        await stopWebhooks();
         await engine.close();
         logger.info("stopped");
         // Lines are written asynchronously: make sure the last ones reach stdout.
