@@ -21,6 +21,9 @@ import type { SecurityEvent, SecurityEventKind } from "../engine/types.js";
 import type { SecurityEventRecord, SessionStore, WebhookDelivery } from "../stores/session-store.js";
 import { signWebhook, webhookKey } from "./webhook-signature.js";
 
+/** Enqueues waiting for the store at once; more are dropped (and reported). */
+const MAX_PENDING_ENQUEUES = 1000;
+
 export interface WebhookOptions {
   readonly tessera: Tessera;
   /** Where deliveries queue: the engine's store. */
@@ -72,6 +75,7 @@ export class WebhookDispatcher {
   #again = false;
   #closed = false;
   #pending = new Set<Promise<void>>();
+  #dropped = 0;
 
   constructor(options: WebhookOptions) {
     this.#options = options;
@@ -128,6 +132,18 @@ export class WebhookDispatcher {
   }
 
   #enqueue(event: SecurityEventRecord): void {
+    // A store that stops answering must not make waiting enqueues pile up without end.
+    if (this.#pending.size >= MAX_PENDING_ENQUEUES) {
+      this.#dropped += 1;
+      if (this.#dropped === 1) {
+        this.#options.reportError(
+          new Error("the store is not keeping up; webhooks dropped"),
+          "webhook enqueue",
+        );
+      }
+      return;
+    }
+    this.#dropped = 0;
     const now = this.#clock();
     const payload: WebhookPayload = {
       type: event.kind,
