@@ -29,8 +29,14 @@ function layerOf(path: string): string {
   if (rel === "errors.ts") return "errors";
   // The package's entry points (`tessera`, `tessera/sqlite`, …) re-export; they may reach anything.
   if (rel === "index.ts" || rel.startsWith("entry/")) return "index";
-  // The interface, and the listener set every store's event feed is built on.
-  if (rel === "stores/session-store.ts" || rel === "stores/event-listeners.ts") return "stores/interface";
+  // The interface, the listener set every store's event feed is built on, and the event row
+  // format the SQL stores share.
+  if (
+    rel === "stores/session-store.ts" ||
+    rel === "stores/event-listeners.ts" ||
+    rel === "stores/event-rows.ts"
+  )
+    return "stores/interface";
   if (rel === "stores/conformance.ts") return "stores/conformance";
   const [top, second] = rel.split("/");
   if (top === "stores" || top === "surfaces") return `${top}/${second?.replace(/\.ts$/, "")}`;

@@ -30,9 +30,9 @@
 
 import pg from "pg";
 import { EventListeners } from "../event-listeners.js";
+import { eventFromPayload } from "../event-rows.js";
 import type { StoreEvent, StoreEventFeed } from "../session-store.js";
 import { quoteIdent } from "./postgres-migrations.js";
-import { eventFromRow } from "./postgres-rows.js";
 
 /** Rows read per poll; a full batch is followed by another read at once. */
 const POLL_BATCH = 1000;
@@ -212,7 +212,7 @@ export class PostgresEventFeed implements StoreEventFeed {
       for (const row of result.rows) {
         if (this.#seen.has(row.seq)) continue;
         this.#seen.set(row.seq, BigInt(row.xid));
-        const event = eventFromRow(row.kind, row.payload);
+        const event = eventFromPayload(row.kind, row.payload);
         if (event !== null) this.#listeners.emit([event]);
       }
       if (result.rows.length < POLL_BATCH) {

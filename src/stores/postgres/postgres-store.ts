@@ -18,6 +18,7 @@
  */
 
 import type pg from "pg";
+import { eventToRow } from "../event-rows.js";
 import type {
   CreateSessionInput,
   DenylistEntry,
@@ -51,7 +52,6 @@ import { isRetryable, isServerError } from "./postgres-connection.js";
 import { PostgresEventFeed } from "./postgres-event-feed.js";
 import { openPostgres, type PostgresStoreOptions } from "./postgres-open.js";
 import {
-  eventToRow,
   type KeyRow,
   keyFromRow,
   type LinkRow,

@@ -4,6 +4,7 @@
  * Kept apart from `sqlite-store.ts` so that file reads as the operations alone.
  */
 
+import { eventFromPayload } from "../event-rows.js";
 import type {
   JsonValue,
   LinkRecord,
@@ -253,15 +254,7 @@ export function webhookFromRow(row: WebhookRow): WebhookDelivery {
   };
 }
 
-export function eventToRow(event: StoreEvent): Omit<EventRow, "seq"> {
-  const { kind, ...payload } = event;
-  return { kind, payload: JSON.stringify(payload) };
-}
-
-/**
- * Reads an event written by this or another process. Returns null for a row it does not
- * understand (written by a newer Tessera sharing the file) rather than failing the poll.
- */
+/** Reads an event row written by this or another process (see `eventFromPayload`). */
 export function eventFromRow(row: EventRow): StoreEvent | null {
   let payload: unknown;
   try {
@@ -269,43 +262,7 @@ export function eventFromRow(row: EventRow): StoreEvent | null {
   } catch {
     return null;
   }
-  if (typeof payload !== "object" || payload === null) return null;
-  const p = payload as Record<string, unknown>;
-  switch (row.kind) {
-    case "session_revoked":
-      return typeof p.sessionId === "string" && typeof p.userId === "number" && typeof p.reason === "string"
-        ? { kind: "session_revoked", sessionId: p.sessionId, userId: p.userId, reason: p.reason }
-        : null;
-    case "session_updated":
-      return typeof p.sessionId === "string" ? { kind: "session_updated", sessionId: p.sessionId } : null;
-    case "denied": {
-      const entry = p.entry;
-      if (typeof entry !== "object" || entry === null) return null;
-      const e = entry as Record<string, unknown>;
-      return typeof e.id === "string" && typeof e.expiresAt === "number"
-        ? { kind: "denied", entry: { id: e.id, expiresAt: e.expiresAt } }
-        : null;
-    }
-    case "user_sessions_revoked":
-      return typeof p.userId === "number" &&
-        typeof p.reason === "string" &&
-        (typeof p.keepSessionId === "string" || p.keepSessionId === null)
-        ? {
-            kind: "user_sessions_revoked",
-            userId: p.userId,
-            reason: p.reason,
-            keepSessionId: p.keepSessionId,
-          }
-        : null;
-    case "user_updated":
-      return typeof p.userId === "number" ? { kind: "user_updated", userId: p.userId } : null;
-    case "keys_changed":
-      return { kind: "keys_changed" };
-    case "reset":
-      return { kind: "reset" };
-    default:
-      return null;
-  }
+  return eventFromPayload(row.kind, payload);
 }
 
 function parseJson(text: string): JsonValue {

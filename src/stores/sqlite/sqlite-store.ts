@@ -12,6 +12,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
+import { eventToRow } from "../event-rows.js";
 import type {
   CreateSessionInput,
   DenylistEntry,
@@ -43,7 +44,6 @@ import { RETENTION_MS } from "../session-store.js";
 import { migrate } from "./migrations.js";
 import { SqliteEventFeed } from "./sqlite-event-feed.js";
 import {
-  eventToRow,
   keyFromRow,
   linkFromRow,
   linkToRow,
