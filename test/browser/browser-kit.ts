@@ -7,9 +7,11 @@
  */
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { build } from "esbuild";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { expect } from "vitest";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
@@ -164,4 +166,22 @@ export async function signInThroughPage(
     page.getByRole("button", { name: "Sign in" }).click(),
   ]);
   return page;
+}
+
+const AXE_PATH = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+/**
+ * Runs axe on the page as it is, at a desktop and a phone width, and expects no serious or
+ * critical finding. The page's context needs `bypassCSP` (axe is injected).
+ */
+export async function expectAccessible(page: Page): Promise<void> {
+  for (const width of [1280, 375]) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = (await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")) as {
+      violations: { id: string; impact: string | null; help: string }[];
+    };
+    const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    expect(serious, `${page.url()} at ${width}px`).toEqual([]);
+  }
 }

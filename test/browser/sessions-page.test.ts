@@ -4,20 +4,18 @@
  * sessions" keeps only the current one, and the pages pass axe with no serious or critical
  * findings. Confirmations are the browser's own dialogs, accepted here.
  */
-import { createRequire } from "node:module";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ClientTestServer, startClientServer, username } from "../client-kit.js";
 import {
   APP_JS,
+  expectAccessible,
   launchChromium,
   registerUser,
   sdkBundle,
   signInThroughPage,
   skipBrowserTests,
 } from "./browser-kit.js";
-
-const AXE_PATH = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 describe.skipIf(skipBrowserTests)("the sessions page in Chromium", { timeout: 90_000 }, () => {
   let browser: Browser;
@@ -136,16 +134,6 @@ describe.skipIf(skipBrowserTests)("the sessions page in Chromium", { timeout: 90
     const missing = await (await profile({ bypassCSP: true })).newPage();
     const answer = await missing.goto(`${server.urls.http}/auth/links/tsl_unknown`);
     expect(answer?.status()).toBe(401);
-    for (const target of [page, signedOut, missing]) {
-      for (const width of [1280, 375]) {
-        await target.setViewportSize({ width, height: 800 });
-        await target.addScriptTag({ path: AXE_PATH });
-        const results = (await target.evaluate("axe.run(document, { resultTypes: ['violations'] })")) as {
-          violations: { id: string; impact: string | null; help: string }[];
-        };
-        const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-        expect(serious, `${target.url()} at ${width}px`).toEqual([]);
-      }
-    }
+    for (const target of [page, signedOut, missing]) await expectAccessible(target);
   });
 });

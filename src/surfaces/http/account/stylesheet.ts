@@ -18,6 +18,8 @@ export const ACCOUNT_CSS = `:root {
   }
 }
 * { box-sizing: border-box; }
+/* The buttons' own display would otherwise win over the attribute. */
+[hidden] { display: none !important; }
 html { -webkit-text-size-adjust: 100%; }
 body {
   margin: 0; background: var(--bg); color: var(--fg);
