@@ -36,6 +36,23 @@ describe.skipIf(DIR === undefined)("screenshots of the pages", { timeout: 120_00
       const desktop = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const page = await signInThroughPage(desktop, base, user, "Work laptop");
       await page.screenshot({ path: join(dir, "sessions-desktop.png"), fullPage: true });
+      // Recent activity with a failed sign-in, a script's agent and a session ended here.
+      server.clock.advance(20 * 60_000);
+      await fetch(`${base}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "user-agent": "<img src=x onerror=alert(1)>" },
+        body: JSON.stringify({ username: user.username, password: "guess" }),
+      });
+      server.clock.advance(5 * 60_000);
+      await page.reload();
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page
+        .locator("li.session")
+        .filter({ hasText: "Firefox" })
+        .getByRole("button", { name: "Sign out" })
+        .click();
+      await page.waitForFunction("document.querySelector('#activity-list .event-reason') !== null");
+      await page.screenshot({ path: join(dir, "sessions-activity-desktop.png"), fullPage: true });
       const phone = await browser.newContext({
         viewport: { width: 390, height: 844 },
         deviceScaleFactor: 2,

@@ -27,6 +27,8 @@ interface Entry {
   readonly title: string;
   readonly reason: string | null;
   readonly where: string | null;
+  /** A revocation's request, unless it was the session's own (toEqual skips it when absent). */
+  readonly by?: string | undefined;
   readonly current: boolean;
 }
 
@@ -60,6 +62,7 @@ describe.skipIf(skipBrowserTests)(
           title: item.querySelector(".event-title strong")?.textContent ?? "",
           reason: item.querySelector(".event-reason")?.textContent ?? null,
           where: item.querySelector(".event-where")?.textContent ?? null,
+          by: item.querySelector(".event-by")?.textContent ?? undefined,
           current: item.querySelector(".badge.this") !== null,
         })),
       );
@@ -118,7 +121,8 @@ describe.skipIf(skipBrowserTests)(
         {
           title: "Session ended",
           reason: "Ended from another device",
-          where: "Firefox 133 on Windows 10 (Desktop) · IP 127.0.0.1",
+          where: "Safari 17.2 on iOS 17.2 (Phone) · Phone · IP 127.0.0.1",
+          by: "By Firefox 133 on Windows 10 (Desktop) · IP 127.0.0.1",
           current: false,
         },
         {
@@ -166,8 +170,21 @@ describe.skipIf(skipBrowserTests)(
       laptop.once("dialog", (dialog) => void dialog.accept());
       await laptop.getByRole("button", { name: "Sign out all other sessions" }).click();
       await expect.poll(async () => (await entries(laptop))[0]?.reason).toBe("Signed out everywhere");
-      const reasons = (await entries(laptop)).slice(0, 2).map((entry) => entry.reason);
-      expect(reasons).toEqual(["Signed out everywhere", "Signed out"]);
+      expect((await entries(laptop)).slice(0, 2)).toEqual([
+        {
+          title: "Session ended",
+          reason: "Signed out everywhere",
+          where: "Chrome 131 on Linux (Desktop) · Desk · IP 127.0.0.1",
+          by: "By Firefox 133 on Windows 10 (Desktop) · IP 127.0.0.1",
+          current: false,
+        },
+        {
+          title: "Session ended",
+          reason: "Signed out",
+          where: expect.stringMatching(/^Chrome \d+ on Linux \(Desktop\) · Tablet · IP 127\.0\.0\.1$/),
+          current: false,
+        },
+      ]);
       expect(await desk.evaluate("fetch('/auth/session').then((r) => r.status)")).toBe(401);
 
       const html = await laptop.locator("#activity").innerHTML();
@@ -205,17 +222,18 @@ describe.skipIf(skipBrowserTests)(
       const overflow = () => hostile.evaluate("document.documentElement.scrollWidth - window.innerWidth");
       expect(await overflow()).toBeLessThanOrEqual(0);
 
-      // A second sign-in with the same agent, revoked from this page: the list the script
-      // fetched and inserted holds the agent as text too.
-      await signInThroughPage(await profile({ userAgent: HOSTILE }), server.urls.http, user, "Other");
+      // A second sign-in with that agent as agent and device name, revoked from this page: the
+      // list the script fetched and inserted holds both as text too.
+      await signInThroughPage(await profile({ userAgent: HOSTILE }), server.urls.http, user, HOSTILE);
       await hostile.reload();
       await hostile
         .locator("li.session")
-        .filter({ hasText: "Other" })
+        .filter({ hasNotText: "This device" })
         .getByRole("button", { name: "Sign out" })
         .click();
       await expect.poll(async () => (await entries(hostile))[0]?.title).toBe("Session ended");
       const listed = await entries(hostile);
+      expect(listed[0]?.where).toBe(`Unknown browser “${HOSTILE}” · ${HOSTILE} · IP 127.0.0.1`);
       expect(listed[1]?.where).toBe(`Unknown browser “${HOSTILE}” · IP 127.0.0.1`);
       expect(await hostile.locator("#activity img").count()).toBe(0);
       expect(dialogs).toEqual([expect.stringMatching(/^Sign out /)]);

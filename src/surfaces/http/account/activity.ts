@@ -9,8 +9,15 @@
  *
  * An event shows its kind, time, reason, user agent and address — never its session id,
  * username key, device fingerprint or link ids. Kinds a person cannot act on (refreshes,
- * upgrades, `session_created`, which repeats the sign-in) are left out.
+ * upgrades, `session_created`, which repeats the sign-in) are left out of the list.
+ *
+ * A `session_revoked` carries the address and agent of the request that ended the session
+ * (another device's "Sign out", a reused refresh token's sender), not of the session that
+ * ended; so the ended session is described from its own `session_created` — found among the
+ * user's `SESSION_LOOKBACK` latest before the revocation — and the request after "By".
  */
+import type { SecurityEventPage } from "../../../engine/security-events.js";
+import type { Tessera } from "../../../engine/tessera.js";
 import type { SecurityEvent, SecurityEventKind } from "../../../engine/types.js";
 import { describeDevice } from "./device.js";
 import { escapeHtml } from "./html.js";
@@ -27,6 +34,9 @@ export const ACTIVITY_KINDS = [
 
 /** Events per page of the list. */
 export const ACTIVITY_PAGE = 10;
+
+/** How many sessions back an ended session's start is looked for. */
+const SESSION_LOOKBACK = 200;
 
 /** What `session_revoked`'s `detail.reason` means to the account's owner. */
 const ENDED: Readonly<Record<string, string>> = {
@@ -54,10 +64,42 @@ const ALARMING: ReadonlySet<string> = new Set(["refresh_token_reused"]);
 /** Longest user agent shown as it was sent (when it names no browser we know). */
 const RAW_AGENT_CHARS = 160;
 
-export interface ActivityInput {
-  readonly events: readonly SecurityEvent[];
-  /** The cursor of the next page, or null on the last one. */
-  readonly next: string | null;
+/** A page of activity, and how the sessions it shows ending had started. */
+export interface ActivityPage extends SecurityEventPage {
+  /** `session_created` events by session id. */
+  readonly started: ReadonlyMap<string, SecurityEvent>;
+}
+
+/** The user's activity, newest first, from `before` (a page's `next`) when given. */
+export async function loadActivity(
+  tessera: Pick<Tessera, "listSecurityEvents">,
+  userId: number,
+  before?: string,
+): Promise<ActivityPage> {
+  const page = await tessera.listSecurityEvents({
+    userId,
+    kinds: ACTIVITY_KINDS,
+    limit: ACTIVITY_PAGE,
+    ...(before === undefined ? {} : { before }),
+  });
+  const ended = page.events.filter((event) => event.kind === "session_revoked" && event.sessionId !== null);
+  const newest = ended[0];
+  if (newest === undefined) return { ...page, started: new Map() };
+  const starts = await tessera.listSecurityEvents({
+    userId,
+    kinds: ["session_created"],
+    before: newest.id,
+    limit: SESSION_LOOKBACK,
+  });
+  const wanted = new Set(ended.map((event) => event.sessionId));
+  const started = new Map<string, SecurityEvent>();
+  for (const start of starts.events) {
+    if (start.sessionId !== null && wanted.has(start.sessionId)) started.set(start.sessionId, start);
+  }
+  return { ...page, started };
+}
+
+export interface ActivityInput extends ActivityPage {
   /** Events of this session get the "This session" badge. */
   readonly currentSessionId: string;
   /** The engine's clock, for "5 minutes ago". */
@@ -95,12 +137,22 @@ function eventItem(event: SecurityEvent, input: ActivityInput): string {
     event.sessionId !== null && event.sessionId === input.currentSessionId
       ? ' <span class="badge this">This session</span>'
       : "";
-  const reasonLine = reason === null ? "" : `\n<p class="event-reason">${escapeHtml(reason)}</p>`;
-  const where = whereText(event);
-  const whereLine = where === null ? "" : `\n<p class="event-where">${escapeHtml(where)}</p>`;
+  const lines: string[] = [];
+  if (reason !== null) lines.push(`<p class="event-reason">${escapeHtml(reason)}</p>`);
+  if (event.kind === "session_revoked") {
+    const start = event.sessionId === null ? undefined : input.started.get(event.sessionId);
+    const session = start === undefined ? null : whereText(start, start.detail.deviceName);
+    if (session !== null) lines.push(`<p class="event-where">${escapeHtml(session)}</p>`);
+    // A logout is the session's own request: "by" would name the same device again.
+    const by = event.detail.reason === "logout" ? null : whereText(event);
+    if (by !== null) lines.push(`<p class="event-by">By ${escapeHtml(by)}</p>`);
+  } else {
+    const where = whereText(event);
+    if (where !== null) lines.push(`<p class="event-where">${escapeHtml(where)}</p>`);
+  }
   return `<li class="event${alarming ? " alarming" : ""}" data-kind="${escapeHtml(event.kind)}">
-<p class="event-title"><strong>${escapeHtml(title)}</strong>${current}</p>${reasonLine}${whereLine}
-<p class="event-time">${timeText(event.at, input.now)}</p>
+<p class="event-title"><strong>${escapeHtml(title)}</strong>${current}</p>
+${lines.length === 0 ? "" : `${lines.join("\n")}\n`}<p class="event-time">${timeText(event.at, input.now)}</p>
 </li>`;
 }
 
@@ -144,8 +196,11 @@ function explained(table: Readonly<Record<string, string>>, reason: string | nul
   return table[reason] ?? `Reason: ${reason.replaceAll("_", " ")}`;
 }
 
-/** "Chrome 131 on Linux (Desktop) · IP 203.0.113.7", or null when the event has neither. */
-function whereText(event: SecurityEvent): string | null {
+/**
+ * "Chrome 131 on Linux (Desktop) · Work laptop · IP 203.0.113.7" (the name when given), or
+ * null when the event has no agent or address.
+ */
+function whereText(event: SecurityEvent, name?: unknown): string | null {
   const parts: string[] = [];
   const agent = event.userAgent?.trim() ?? "";
   if (agent !== "") {
@@ -158,8 +213,9 @@ function whereText(event: SecurityEvent): string | null {
         : `${device.browser} on ${device.os} (${device.kind})`,
     );
   }
+  if (typeof name === "string" && name.trim() !== "") parts.push(name.trim());
   if (event.ipAddress !== null && event.ipAddress !== "") parts.push(`IP ${event.ipAddress}`);
-  if (parts.length === 0 && event.surface === "cli") return "From the command line";
+  if (parts.length === 0 && event.surface === "cli") return "the command line";
   return parts.length === 0 ? null : parts.join(" · ");
 }
 

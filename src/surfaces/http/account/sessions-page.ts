@@ -7,9 +7,8 @@
  * buttons carry the session ids; `sessions-script.ts` does the rest. Below the sessions, the
  * account's recent sign-ins and ended sessions (`activity.ts`).
  */
-import type { SecurityEventPage } from "../../../engine/security-events.js";
 import type { PublicUser, Session } from "../../../engine/types.js";
-import { activitySection } from "./activity.js";
+import { type ActivityPage, activitySection } from "./activity.js";
 import { describeDevice } from "./device.js";
 import { escapeHtml, renderPage, SESSIONS_SCRIPT_PATH } from "./html.js";
 import { relativeTime, utcMinute } from "./time.js";
@@ -19,7 +18,7 @@ export interface SessionsPageInput {
   readonly sessions: readonly Session[];
   readonly currentSessionId: string;
   /** The first page of the account's recent activity (`activity.ts`). */
-  readonly activity: SecurityEventPage;
+  readonly activity: ActivityPage;
   /** The engine's clock, for "5 minutes ago". */
   readonly now: number;
 }

@@ -20,7 +20,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { JsonValue } from "../../../engine/types.js";
 import { isTesseraError } from "../../../errors.js";
-import { ACTIVITY_KINDS, ACTIVITY_PAGE, activityFragment } from "../account/activity.js";
+import { activityFragment, loadActivity } from "../account/activity.js";
 import { errorPage } from "../account/error-page.js";
 import {
   SESSIONS_SCRIPT_PATH,
@@ -80,15 +80,6 @@ export async function accountRoutes(app: FastifyInstance, ctx: HttpContext): Pro
   asset(STYLESHEET_PATH, "text/css; charset=utf-8", ACCOUNT_CSS);
   asset(SESSIONS_SCRIPT_PATH, "text/javascript; charset=utf-8", SESSIONS_JS);
 
-  /** A page of the user's events of the kinds the page shows, newest first. */
-  const recentActivity = (userId: number, before?: string) =>
-    tessera.listSecurityEvents({
-      userId,
-      kinds: ACTIVITY_KINDS,
-      limit: ACTIVITY_PAGE,
-      ...(before === undefined ? {} : { before }),
-    });
-
   app.get("/account", async (_request, reply) => reply.code(303).header("location", SESSIONS_PATH).send());
 
   app.get(SESSIONS_PATH, async (request, reply) => {
@@ -103,7 +94,7 @@ export async function accountRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     }
     const [sessions, activity] = await Promise.all([
       tessera.listSessions(auth.user.id),
-      recentActivity(auth.user.id),
+      loadActivity(tessera, auth.user.id),
     ]);
     const html = sessionsPage({
       user: auth.user,
@@ -119,7 +110,7 @@ export async function accountRoutes(app: FastifyInstance, ctx: HttpContext): Pro
   app.get(ACTIVITY_PATH, async (request, reply) => {
     const auth = await ctx.authenticate(request);
     const { before } = parseBody(activityQuery, request.query ?? {}, "activity query");
-    const page = await recentActivity(auth.user.id, before);
+    const page = await loadActivity(tessera, auth.user.id, before);
     const html = activityFragment({ ...page, currentSessionId: auth.session.id, now: tessera.clock() });
     return sendPage(reply, 200, html);
   });
