@@ -74,6 +74,7 @@ describe.skipIf(DIR === undefined)("screenshots of the pages", { timeout: 120_00
         phonePage.getByRole("button", { name: "Sign in" }).click(),
       ]);
       await phonePage.screenshot({ path: join(dir, "sessions-phone.png"), fullPage: true });
+      await phonePage.locator("#activity").screenshot({ path: join(dir, "sessions-activity-phone.png") });
       const signIn = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
       await signIn.goto(`${base}/account/sign-in`);
       await signIn.screenshot({ path: join(dir, "sign-in-desktop.png"), fullPage: true });
@@ -93,6 +94,21 @@ describe.skipIf(DIR === undefined)("screenshots of the pages", { timeout: 120_00
       await signIn.goto(link.url);
       await signIn.goto(link.url);
       await signIn.screenshot({ path: join(dir, "error-link-used.png"), fullPage: true });
+      // Enough events for "Show more activity", in dark mode.
+      for (const agent of ["curl/8.5.0", "python-requests/2.32", "Go-http-client/1.1"]) {
+        await fetch(`${base}/auth/login`, {
+          method: "POST",
+          headers: { ...json, "user-agent": agent },
+          body: JSON.stringify(user),
+        });
+      }
+      const dark = await signInThroughPage(
+        await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: "dark" }),
+        base,
+        user,
+        "Dark",
+      );
+      await dark.locator("#activity").screenshot({ path: join(dir, "sessions-activity-dark.png") });
       await phonePage.goto(`${base}/checkout`);
       await phonePage.screenshot({ path: join(dir, "error-not-found-phone.png"), fullPage: true });
     } finally {

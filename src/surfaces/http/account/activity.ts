@@ -141,14 +141,14 @@ function eventItem(event: SecurityEvent, input: ActivityInput): string {
   if (reason !== null) lines.push(`<p class="event-reason">${escapeHtml(reason)}</p>`);
   if (event.kind === "session_revoked") {
     const start = event.sessionId === null ? undefined : input.started.get(event.sessionId);
-    const session = start === undefined ? null : whereText(start, start.detail.deviceName);
-    if (session !== null) lines.push(`<p class="event-where">${escapeHtml(session)}</p>`);
+    const session = start === undefined ? null : whereHtml(start, start.detail.deviceName);
+    if (session !== null) lines.push(`<p class="event-where">${session}</p>`);
     // A logout is the session's own request: "by" would name the same device again.
-    const by = event.detail.reason === "logout" ? null : whereText(event);
-    if (by !== null) lines.push(`<p class="event-by">By ${escapeHtml(by)}</p>`);
+    const by = event.detail.reason === "logout" ? null : whereHtml(event);
+    if (by !== null) lines.push(`<p class="event-by">By ${by}</p>`);
   } else {
-    const where = whereText(event);
-    if (where !== null) lines.push(`<p class="event-where">${escapeHtml(where)}</p>`);
+    const where = whereHtml(event);
+    if (where !== null) lines.push(`<p class="event-where">${where}</p>`);
   }
   return `<li class="event${alarming ? " alarming" : ""}" data-kind="${escapeHtml(event.kind)}">
 <p class="event-title"><strong>${escapeHtml(title)}</strong>${current}</p>
@@ -197,10 +197,11 @@ function explained(table: Readonly<Record<string, string>>, reason: string | nul
 }
 
 /**
- * "Chrome 131 on Linux (Desktop) · Work laptop · IP 203.0.113.7" (the name when given), or
- * null when the event has no agent or address.
+ * "Chrome 131 on Linux (Desktop) · Work laptop · IP 203.0.113.7" (the name when given), each
+ * part escaped and kept whole on a narrow screen where it fits, or null when the event has
+ * no agent or address.
  */
-function whereText(event: SecurityEvent, name?: unknown): string | null {
+function whereHtml(event: SecurityEvent, name?: unknown): string | null {
   const parts: string[] = [];
   const agent = event.userAgent?.trim() ?? "";
   if (agent !== "") {
@@ -215,8 +216,9 @@ function whereText(event: SecurityEvent, name?: unknown): string | null {
   }
   if (typeof name === "string" && name.trim() !== "") parts.push(name.trim());
   if (event.ipAddress !== null && event.ipAddress !== "") parts.push(`IP ${event.ipAddress}`);
-  if (parts.length === 0 && event.surface === "cli") return "the command line";
-  return parts.length === 0 ? null : parts.join(" · ");
+  if (parts.length === 0 && event.surface === "cli") parts.push("the command line");
+  if (parts.length === 0) return null;
+  return parts.map((part) => `<span class="part">${escapeHtml(part)}</span>`).join(" · ");
 }
 
 function clipped(text: string): string {

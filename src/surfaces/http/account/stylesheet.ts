@@ -91,6 +91,7 @@ button:disabled { opacity: .6; cursor: progress; }
 .event p { margin: 0; }
 .event-title { display: flex; flex-wrap: wrap; align-items: center; gap: .25rem .5rem; }
 .event-where, .event-by, .event-time { color: var(--muted); font-size: .9375rem; }
+.event .part { display: inline-block; max-width: 100%; }
 .code { color: var(--muted); font-size: .9375rem; }
 .detail { color: var(--muted); }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9375em; background: var(--bg); padding: .0625rem .3125rem; border-radius: .25rem; }
