@@ -10,8 +10,15 @@ import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { build } from "esbuild";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { expect } from "vitest";
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from "playwright-core";
+import { afterAll, beforeAll, expect } from "vitest";
+import { type ClientTestServer, startClientServer } from "../client-kit.js";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
@@ -37,6 +44,43 @@ export function launchChromium(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+export interface BrowserSuite {
+  readonly server: ClientTestServer;
+  readonly browser: Browser;
+  /** A fresh profile; `bypassCSP` only where a test injects its own script (the SDK, axe). */
+  profile(options?: BrowserContextOptions): Promise<BrowserContext>;
+}
+
+/**
+ * Inside a `describe`: a real server (`startClientServer`) and Chromium shared by its tests,
+ * started before the first and stopped after the last.
+ */
+export function browserSuite(): BrowserSuite {
+  let server: ClientTestServer | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    server = await startClientServer();
+    browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("browserSuite: used before its beforeAll ran");
+    return value;
+  };
+  return {
+    get server() {
+      return started(server);
+    },
+    get browser() {
+      return started(browser);
+    },
+    profile: (options = {}) => started(browser).newContext(options),
+  };
 }
 
 let bundle: Promise<string> | null = null;

@@ -5,12 +5,12 @@
  * the fragments the script inserts, and breaks no phone layout; "Show more activity" pages
  * through everything without gaps or repeats; times are in the reader's locale and zone.
  */
-import type { Browser, BrowserContext, BrowserContextOptions, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClientTestServer, startClientServer, username } from "../client-kit.js";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { username } from "../client-kit.js";
 import {
+  browserSuite,
   expectAccessible,
-  launchChromium,
   registerUser,
   signInThroughPage,
   skipBrowserTests,
@@ -36,24 +36,8 @@ describe.skipIf(skipBrowserTests)(
   "the sessions page's recent activity in Chromium",
   { timeout: 90_000 },
   () => {
-    let browser: Browser;
-    let server: ClientTestServer;
-    const contexts: BrowserContext[] = [];
-
-    beforeAll(async () => {
-      server = await startClientServer();
-      browser = await launchChromium();
-    }, 60_000);
-    afterAll(async () => {
-      await browser?.close();
-      await server?.stop();
-    });
-
-    async function profile(options: BrowserContextOptions = {}): Promise<BrowserContext> {
-      const context = await browser.newContext(options);
-      contexts.push(context);
-      return context;
-    }
+    const t = browserSuite();
+    const profile = t.profile;
 
     /** The list as a person reads it, top to bottom. */
     function entries(page: Page): Promise<Entry[]> {
@@ -80,7 +64,7 @@ describe.skipIf(skipBrowserTests)(
     }
 
     async function failLogin(name: string, userAgent: string): Promise<void> {
-      const response = await fetch(`${server.urls.http}/auth/login`, {
+      const response = await fetch(`${t.server.urls.http}/auth/login`, {
         method: "POST",
         headers: { "content-type": "application/json", "user-agent": userAgent },
         body: JSON.stringify({ username: name, password: "not-the-password" }),
@@ -89,25 +73,25 @@ describe.skipIf(skipBrowserTests)(
     }
 
     it("two devices, a failed password and a revocation from the page show newest first, with reasons", async () => {
-      const user = await registerUser(server.urls.http, username());
+      const user = await registerUser(t.server.urls.http, username());
       const laptop = await signInThroughPage(
         await profile({ userAgent: FIREFOX_WINDOWS, bypassCSP: true }),
-        server.urls.http,
+        t.server.urls.http,
         user,
         "Laptop",
       );
-      server.clock.advance(60_000);
+      t.server.clock.advance(60_000);
       const phone = await signInThroughPage(
         await profile({ userAgent: SAFARI_IPHONE }),
-        server.urls.http,
+        t.server.urls.http,
         user,
         "Phone",
       );
       // `new_device` is written after the sign-in it follows: wait for it before going on.
       await expect.poll(() => eventCount(phone, "new_device")).toBe(1);
-      server.clock.advance(60_000);
+      t.server.clock.advance(60_000);
       await failLogin(user.username, CHROME_LINUX);
-      server.clock.advance(60_000);
+      t.server.clock.advance(60_000);
 
       await laptop.reload();
       const phoneItem = laptop.locator("li.session").filter({ hasText: "Phone" });
@@ -156,11 +140,11 @@ describe.skipIf(skipBrowserTests)(
       // "Sign out all other sessions" and a second device's own sign-out read as such.
       const desk = await signInThroughPage(
         await profile({ userAgent: CHROME_LINUX }),
-        server.urls.http,
+        t.server.urls.http,
         user,
         "Desk",
       );
-      const tablet = await signInThroughPage(await profile(), server.urls.http, user, "Tablet");
+      const tablet = await signInThroughPage(await profile(), t.server.urls.http, user, "Tablet");
       tablet.once("dialog", (dialog) => void dialog.accept());
       await Promise.all([
         tablet.waitForURL(/\/account\/sign-in$/),
@@ -198,11 +182,11 @@ describe.skipIf(skipBrowserTests)(
     });
 
     it("a hostile user agent is shown as text, on the page and after a refresh, and fits a phone", async () => {
-      const user = await registerUser(server.urls.http, username());
+      const user = await registerUser(t.server.urls.http, username());
       const long = `${HOSTILE}${"x".repeat(400)}`;
       const hostile = await signInThroughPage(
         await profile({ userAgent: long, viewport: { width: 320, height: 700 }, isMobile: true }),
-        server.urls.http,
+        t.server.urls.http,
         user,
         "Odd",
       );
@@ -224,7 +208,7 @@ describe.skipIf(skipBrowserTests)(
 
       // A second sign-in with that agent as agent and device name, revoked from this page: the
       // list the script fetched and inserted holds both as text too.
-      await signInThroughPage(await profile({ userAgent: HOSTILE }), server.urls.http, user, HOSTILE);
+      await signInThroughPage(await profile({ userAgent: HOSTILE }), t.server.urls.http, user, HOSTILE);
       await hostile.reload();
       await hostile
         .locator("li.session")
@@ -241,12 +225,12 @@ describe.skipIf(skipBrowserTests)(
     });
 
     it('"Show more activity" pages through every event once, newest first, and focuses the first new one', async () => {
-      const user = await registerUser(server.urls.http, username());
-      const page = await signInThroughPage(await profile(), server.urls.http, user, "Here");
+      const user = await registerUser(t.server.urls.http, username());
+      const page = await signInThroughPage(await profile(), t.server.urls.http, user, "Here");
       const probes = 23;
       for (let i = 0; i < probes; i += 1) {
-        server.clock.advance(1000);
-        const response = await fetch(`${server.urls.http}/auth/login`, {
+        t.server.clock.advance(1000);
+        const response = await fetch(`${t.server.urls.http}/auth/login`, {
           method: "POST",
           headers: { "content-type": "application/json", "user-agent": `probe-${i}` },
           body: JSON.stringify(user),
@@ -285,9 +269,9 @@ describe.skipIf(skipBrowserTests)(
     });
 
     it("shows times in the reader's locale and time zone", async () => {
-      const user = await registerUser(server.urls.http, username());
+      const user = await registerUser(t.server.urls.http, username());
       const context = await profile({ locale: "de-DE", timezoneId: "Asia/Tokyo" });
-      const page = await signInThroughPage(context, server.urls.http, user, "Hier");
+      const page = await signInThroughPage(context, t.server.urls.http, user, "Hier");
       const time = page.locator("#activity-list time").first();
       const at = new Date(String(await time.getAttribute("datetime")));
       const local = new Intl.DateTimeFormat("de-DE", {
