@@ -174,6 +174,31 @@ describe("the client in token mode, against a real server", () => {
     await expect(client.revokeSession("nope")).rejects.toMatchObject({ status: 401 });
   });
 
+  it("pages through the user's own security events, newest first, filtered by kind", async () => {
+    const { client, name } = await signedIn();
+    for (let i = 0; i < 2; i += 1) {
+      await createClient({ baseUrl: server.urls.http, mode: "token" })
+        .login({ username: name, password: "nope" })
+        .catch(() => undefined);
+    }
+    await client.logoutOthers();
+    const first = await client.events({ kinds: ["login_succeeded", "login_failed"], limit: 2 });
+    expect(first.events.map((event) => event.kind)).toEqual(["login_failed", "login_failed"]);
+    expect(first.next).toBeDefined();
+    const second = await client.events({
+      kinds: ["login_succeeded", "login_failed"],
+      limit: 2,
+      before: first.next,
+    });
+    expect(second.events.map((event) => event.kind)).toEqual(["login_succeeded"]);
+    expect(second.next).toBeUndefined();
+    expect(second.events[0]?.sessionId).toBe((await client.tokens())?.sessionId);
+    const all = await client.events();
+    expect(all.events.length).toBeGreaterThan(3);
+    const times = all.events.map((event) => event.at);
+    expect(times).toEqual([...times].sort().reverse());
+  });
+
   it("serves the JWKS and health", async () => {
     const client = createClient({ baseUrl: server.urls.http, mode: "token" });
     expect((await client.jwks()).keys.length).toBeGreaterThan(0);

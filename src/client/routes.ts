@@ -5,6 +5,7 @@
  */
 import type {
   EventPage,
+  EventQuery,
   IssuedLink,
   JsonValue,
   LinkRequest,
@@ -132,10 +133,14 @@ export abstract class ClientRoutes {
     return (await this.call<{ session: Session }>("POST", "/auth/reauthenticate", fields)).session;
   }
 
-  /** `GET /auth/events`: the user's own security events, newest first. */
-  events(options: { next?: string } = {}): Promise<EventPage> {
-    const query = options.next === undefined ? "" : `?next=${encodeURIComponent(options.next)}`;
-    return this.call<EventPage>("GET", `/auth/events${query}`);
+  /** `GET /auth/events`: the user's own security events, newest first, a page at a time. */
+  events(query: EventQuery = {}): Promise<EventPage> {
+    const params = new URLSearchParams();
+    if (query.before !== undefined) params.set("before", query.before);
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    if (query.kinds !== undefined) params.set("kind", query.kinds.join(","));
+    const text = params.toString();
+    return this.call<EventPage>("GET", `/auth/events${text === "" ? "" : `?${text}`}`);
   }
 
   /** `GET /.well-known/jwks.json`: public keys to verify access JWTs yourself. */

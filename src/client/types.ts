@@ -3,9 +3,16 @@
  * public types (`Session`, `TokenPair`, `PublicUser`), imported with `import type` so that
  * nothing of the server reaches a bundle.
  */
-import type { JsonValue, PublicUser, Session, TokenPair } from "../engine/types.js";
+import type {
+  JsonValue,
+  PublicUser,
+  SecurityEvent,
+  SecurityEventKind,
+  Session,
+  TokenPair,
+} from "../engine/types.js";
 
-export type { JsonValue, PublicUser, Session, TokenPair };
+export type { JsonValue, PublicUser, SecurityEvent, SecurityEventKind, Session, TokenPair };
 
 /** `GET /auth/sessions`. */
 export interface SessionList {
@@ -31,16 +38,21 @@ export interface IssuedLink {
 /** `GET /auth/links/:token` with `Accept: application/json`. */
 export type RedeemedLink = TokenPair & { readonly session: Session };
 
-/** A security event of `GET /auth/events` (contract: "Account and session policy"). */
-export interface SecurityEvent {
-  readonly type: string;
-  readonly at: string;
-  readonly [field: string]: JsonValue | undefined;
-}
-
+/** `GET /auth/events` (contract: "Account and session policy"). */
 export interface EventPage {
   readonly events: readonly SecurityEvent[];
+  /** Pass as `before` for the next, older page; absent on the last one. */
   readonly next?: string;
+}
+
+/** What `events()` asks for. */
+export interface EventQuery {
+  /** A page's `next`: only older events (undefined: the newest page). */
+  readonly before?: string | undefined;
+  /** 1 to 200. @default 50 */
+  readonly limit?: number;
+  /** Only these kinds. */
+  readonly kinds?: readonly SecurityEventKind[];
 }
 
 /** Who is signed in after a login, in either mode. */

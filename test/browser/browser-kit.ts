@@ -7,9 +7,18 @@
  */
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { build } from "esbuild";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from "playwright-core";
+import { afterAll, beforeAll, expect } from "vitest";
+import { type ClientTestServer, startClientServer } from "../client-kit.js";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
@@ -35,6 +44,43 @@ export function launchChromium(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+export interface BrowserSuite {
+  readonly server: ClientTestServer;
+  readonly browser: Browser;
+  /** A fresh profile; `bypassCSP` only where a test injects its own script (the SDK, axe). */
+  profile(options?: BrowserContextOptions): Promise<BrowserContext>;
+}
+
+/**
+ * Inside a `describe`: a real server (`startClientServer`) and Chromium shared by its tests,
+ * started before the first and stopped after the last.
+ */
+export function browserSuite(): BrowserSuite {
+  let server: ClientTestServer | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    server = await startClientServer();
+    browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("browserSuite: used before its beforeAll ran");
+    return value;
+  };
+  return {
+    get server() {
+      return started(server);
+    },
+    get browser() {
+      return started(browser);
+    },
+    profile: (options = {}) => started(browser).newContext(options),
+  };
 }
 
 let bundle: Promise<string> | null = null;
@@ -164,4 +210,22 @@ export async function signInThroughPage(
     page.getByRole("button", { name: "Sign in" }).click(),
   ]);
   return page;
+}
+
+const AXE_PATH = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+/**
+ * Runs axe on the page as it is, at a desktop and a phone width, and expects no serious or
+ * critical finding. The page's context needs `bypassCSP` (axe is injected).
+ */
+export async function expectAccessible(page: Page): Promise<void> {
+  for (const width of [1280, 375]) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = (await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")) as {
+      violations: { id: string; impact: string | null; help: string }[];
+    };
+    const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    expect(serious, `${page.url()} at ${width}px`).toEqual([]);
+  }
 }

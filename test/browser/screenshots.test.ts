@@ -36,6 +36,23 @@ describe.skipIf(DIR === undefined)("screenshots of the pages", { timeout: 120_00
       const desktop = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const page = await signInThroughPage(desktop, base, user, "Work laptop");
       await page.screenshot({ path: join(dir, "sessions-desktop.png"), fullPage: true });
+      // Recent activity with a failed sign-in, a script's agent and a session ended here.
+      server.clock.advance(20 * 60_000);
+      await fetch(`${base}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "user-agent": "<img src=x onerror=alert(1)>" },
+        body: JSON.stringify({ username: user.username, password: "guess" }),
+      });
+      server.clock.advance(5 * 60_000);
+      await page.reload();
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page
+        .locator("li.session")
+        .filter({ hasText: "Firefox" })
+        .getByRole("button", { name: "Sign out" })
+        .click();
+      await page.waitForFunction("document.querySelector('#activity-list .event-reason') !== null");
+      await page.screenshot({ path: join(dir, "sessions-activity-desktop.png"), fullPage: true });
       const phone = await browser.newContext({
         viewport: { width: 390, height: 844 },
         deviceScaleFactor: 2,
@@ -57,6 +74,7 @@ describe.skipIf(DIR === undefined)("screenshots of the pages", { timeout: 120_00
         phonePage.getByRole("button", { name: "Sign in" }).click(),
       ]);
       await phonePage.screenshot({ path: join(dir, "sessions-phone.png"), fullPage: true });
+      await phonePage.locator("#activity").screenshot({ path: join(dir, "sessions-activity-phone.png") });
       const signIn = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
       await signIn.goto(`${base}/account/sign-in`);
       await signIn.screenshot({ path: join(dir, "sign-in-desktop.png"), fullPage: true });
@@ -76,6 +94,21 @@ describe.skipIf(DIR === undefined)("screenshots of the pages", { timeout: 120_00
       await signIn.goto(link.url);
       await signIn.goto(link.url);
       await signIn.screenshot({ path: join(dir, "error-link-used.png"), fullPage: true });
+      // Enough events for "Show more activity", in dark mode.
+      for (const agent of ["curl/8.5.0", "python-requests/2.32", "Go-http-client/1.1"]) {
+        await fetch(`${base}/auth/login`, {
+          method: "POST",
+          headers: { ...json, "user-agent": agent },
+          body: JSON.stringify(user),
+        });
+      }
+      const dark = await signInThroughPage(
+        await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: "dark" }),
+        base,
+        user,
+        "Dark",
+      );
+      await dark.locator("#activity").screenshot({ path: join(dir, "sessions-activity-dark.png") });
       await phonePage.goto(`${base}/checkout`);
       await phonePage.screenshot({ path: join(dir, "error-not-found-phone.png"), fullPage: true });
     } finally {

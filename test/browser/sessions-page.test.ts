@@ -4,41 +4,22 @@
  * sessions" keeps only the current one, and the pages pass axe with no serious or critical
  * findings. Confirmations are the browser's own dialogs, accepted here.
  */
-import { createRequire } from "node:module";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClientTestServer, startClientServer, username } from "../client-kit.js";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { username } from "../client-kit.js";
 import {
   APP_JS,
-  launchChromium,
+  browserSuite,
+  expectAccessible,
   registerUser,
   sdkBundle,
   signInThroughPage,
   skipBrowserTests,
 } from "./browser-kit.js";
 
-const AXE_PATH = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
-
 describe.skipIf(skipBrowserTests)("the sessions page in Chromium", { timeout: 90_000 }, () => {
-  let browser: Browser;
-  let server: ClientTestServer;
-  const contexts: BrowserContext[] = [];
-
-  beforeAll(async () => {
-    server = await startClientServer();
-    browser = await launchChromium();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
-  /** A fresh profile; `bypassCSP` only where a test injects its own script (the SDK, axe). */
-  async function profile(options: { bypassCSP?: boolean } = {}): Promise<BrowserContext> {
-    const context = await browser.newContext(options);
-    contexts.push(context);
-    return context;
-  }
+  const t = browserSuite();
+  const profile = t.profile;
 
   /** The SDK in cookie mode on a page of the server, with a socket open. */
   async function withSdkSocket(page: Page): Promise<void> {
@@ -54,11 +35,11 @@ describe.skipIf(skipBrowserTests)("the sessions page in Chromium", { timeout: 90
   }
 
   it("one device revokes another from the page: the other's next request and its socket end", async () => {
-    const user = await registerUser(server.urls.http, username());
-    const laptop = await signInThroughPage(await profile(), server.urls.http, user, "Laptop");
+    const user = await registerUser(t.server.urls.http, username());
+    const laptop = await signInThroughPage(await profile(), t.server.urls.http, user, "Laptop");
     const phone = await signInThroughPage(
       await profile({ bypassCSP: true }),
-      server.urls.http,
+      t.server.urls.http,
       user,
       "Phone",
     );
@@ -82,15 +63,15 @@ describe.skipIf(skipBrowserTests)("the sessions page in Chromium", { timeout: 90
     expect(await phone.evaluate("app.client.fetch('/auth/session').then((r) => r.json())")).toMatchObject({
       error: { code: "token_revoked" },
     });
-    await phone.goto(`${server.urls.http}/account/sessions`);
+    await phone.goto(`${t.server.urls.http}/account/sessions`);
     expect(phone.url()).toContain("/account/sign-in?return=");
   });
 
   it('"Sign out all other sessions" keeps only the current one', async () => {
-    const user = await registerUser(server.urls.http, username());
+    const user = await registerUser(t.server.urls.http, username());
     const pages: Page[] = [];
     for (const name of ["Desk", "Tablet", "Phone"]) {
-      pages.push(await signInThroughPage(await profile(), server.urls.http, user, name));
+      pages.push(await signInThroughPage(await profile(), t.server.urls.http, user, name));
     }
     const [desk, ...others] = pages as [Page, Page, Page];
     await desk.reload();
@@ -100,6 +81,7 @@ describe.skipIf(skipBrowserTests)("the sessions page in Chromium", { timeout: 90
     await expect.poll(() => desk.locator("#status").textContent()).toContain("Only this device");
     expect(await sessionItems(desk).count()).toBe(1);
     expect(await desk.getByText("No other sessions are signed in.").isVisible()).toBe(true);
+    expect(await desk.getByRole("button", { name: "Sign out all other sessions" }).isHidden()).toBe(true);
 
     const listed = await desk.evaluate("fetch('/auth/sessions').then((r) => r.json())");
     expect((listed as { sessions: unknown[] }).sessions).toHaveLength(1);
@@ -111,9 +93,9 @@ describe.skipIf(skipBrowserTests)("the sessions page in Chromium", { timeout: 90
   });
 
   it("the page is usable from the keyboard: Tab reaches the buttons, Enter confirms a sign-out", async () => {
-    const user = await registerUser(server.urls.http, username());
-    await signInThroughPage(await profile(), server.urls.http, user, "Other");
-    const page = await signInThroughPage(await profile(), server.urls.http, user, "Mine");
+    const user = await registerUser(t.server.urls.http, username());
+    await signInThroughPage(await profile(), t.server.urls.http, user, "Other");
+    const page = await signInThroughPage(await profile(), t.server.urls.http, user, "Mine");
     let focused = "";
     for (let i = 0; i < 8 && focused !== "Sign out"; i += 1) {
       await page.keyboard.press("Tab");
@@ -127,25 +109,15 @@ describe.skipIf(skipBrowserTests)("the sessions page in Chromium", { timeout: 90
   });
 
   it("the sessions page, the sign-in form and an error page pass axe (no serious or critical findings)", async () => {
-    const user = await registerUser(server.urls.http, username());
-    await signInThroughPage(await profile(), server.urls.http, user, "Other");
+    const user = await registerUser(t.server.urls.http, username());
+    await signInThroughPage(await profile(), t.server.urls.http, user, "Other");
     const context = await profile({ bypassCSP: true });
-    const page = await signInThroughPage(context, server.urls.http, user, "Mine");
+    const page = await signInThroughPage(context, t.server.urls.http, user, "Mine");
     const signedOut = await (await profile({ bypassCSP: true })).newPage();
-    await signedOut.goto(`${server.urls.http}/account/sign-in`);
+    await signedOut.goto(`${t.server.urls.http}/account/sign-in`);
     const missing = await (await profile({ bypassCSP: true })).newPage();
-    const answer = await missing.goto(`${server.urls.http}/auth/links/tsl_unknown`);
+    const answer = await missing.goto(`${t.server.urls.http}/auth/links/tsl_unknown`);
     expect(answer?.status()).toBe(401);
-    for (const target of [page, signedOut, missing]) {
-      for (const width of [1280, 375]) {
-        await target.setViewportSize({ width, height: 800 });
-        await target.addScriptTag({ path: AXE_PATH });
-        const results = (await target.evaluate("axe.run(document, { resultTypes: ['violations'] })")) as {
-          violations: { id: string; impact: string | null; help: string }[];
-        };
-        const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-        expect(serious, `${target.url()} at ${width}px`).toEqual([]);
-      }
-    }
+    for (const target of [page, signedOut, missing]) await expectAccessible(target);
   });
 });

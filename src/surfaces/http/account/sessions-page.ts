@@ -4,16 +4,21 @@
  * (browser, OS, device class from the user agent; the name the client gave it at login; its
  * IP) and when it signed in, was last active and expires — relative, with the absolute UTC
  * time in the `<time>` element (and, once the script runs, in local time on hover). The
- * buttons carry the session ids; `sessions-script.ts` does the rest.
+ * buttons carry the session ids; `sessions-script.ts` does the rest. Below the sessions, the
+ * account's recent sign-ins and ended sessions (`activity.ts`).
  */
 import type { PublicUser, Session } from "../../../engine/types.js";
+import { type ActivityPage, activitySection } from "./activity.js";
 import { describeDevice } from "./device.js";
 import { escapeHtml, renderPage, SESSIONS_SCRIPT_PATH } from "./html.js";
+import { relativeTime, utcMinute } from "./time.js";
 
 export interface SessionsPageInput {
   readonly user: PublicUser;
   readonly sessions: readonly Session[];
   readonly currentSessionId: string;
+  /** The first page of the account's recent activity (`activity.ts`). */
+  readonly activity: ActivityPage;
   /** The engine's clock, for "5 minutes ago". */
   readonly now: number;
 }
@@ -37,7 +42,8 @@ ${items.join("\n")}
 <section id="others" class="others" aria-label="Other sessions">
 <button type="button" class="danger" data-action="revoke-others"${others === 0 ? " hidden" : ""}>Sign out all other sessions</button>
 <p class="none hint"${others === 0 ? "" : " hidden"}>No other sessions are signed in.</p>
-</section>`;
+</section>
+${activitySection({ ...input.activity, currentSessionId: input.currentSessionId, now: input.now })}`;
   return renderPage({ title: "Your sessions", main, script: SESSIONS_SCRIPT_PATH });
 }
 
@@ -66,28 +72,5 @@ function sessionItem(session: Session, current: boolean, now: number): string {
 function timeElement(iso: string, now: number): string {
   const at = Date.parse(iso);
   if (Number.isNaN(at)) return "unknown";
-  const absolute = `${new Date(at).toISOString().slice(0, 16).replace("T", " ")} UTC`;
-  return `<time datetime="${escapeHtml(iso)}" title="${absolute}">${relativeTime(at - now)}</time>`;
-}
-
-const UNITS: readonly [string, number][] = [
-  ["year", 365 * 86_400_000],
-  ["month", 30 * 86_400_000],
-  ["day", 86_400_000],
-  ["hour", 3_600_000],
-  ["minute", 60_000],
-];
-
-/** "5 minutes ago", "in 14 days", "just now". */
-export function relativeTime(deltaMs: number): string {
-  const size = Math.abs(deltaMs);
-  if (size < 60_000) return "just now";
-  for (const [unit, ms] of UNITS) {
-    if (size >= ms) {
-      const count = Math.floor(size / ms);
-      const words = `${count} ${unit}${count === 1 ? "" : "s"}`;
-      return deltaMs < 0 ? `${words} ago` : `in ${words}`;
-    }
-  }
-  return "just now";
+  return `<time datetime="${escapeHtml(iso)}" title="${utcMinute(at)}">${relativeTime(at - now)}</time>`;
 }

@@ -8,6 +8,12 @@
  * site's page cannot). Results are announced in a live region and focus moves to it, so a
  * keyboard or screen-reader user knows what happened. Absolute times get the reader's
  * local format on hover.
+ *
+ * "Recent activity": its times are shown in the reader's locale and time zone; "Show more
+ * activity" fetches the next page from `/account/sessions/activity?before=<cursor>` (HTML the
+ * server rendered and escaped, parsed with `DOMParser`, which runs nothing) and moves focus to
+ * the first new entry; after a revocation the first page is fetched again, so the ended
+ * session shows at the top.
  */
 export const SESSIONS_JS = `(function () {
   "use strict";
@@ -19,10 +25,20 @@ export const SESSIONS_JS = `(function () {
     status.focus();
   }
 
-  document.querySelectorAll("time[datetime]").forEach(function (time) {
+  document.querySelectorAll("time[datetime]:not([data-local])").forEach(function (time) {
     var date = new Date(time.getAttribute("datetime"));
     if (!isNaN(date.getTime())) time.title = date.toLocaleString();
   });
+
+  function localTimes(root) {
+    root.querySelectorAll("time[data-local]").forEach(function (time) {
+      var date = new Date(time.getAttribute("datetime"));
+      if (!isNaN(date.getTime())) {
+        time.textContent = date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+      }
+    });
+  }
+  localTimes(document);
 
   function call(method, path, body) {
     var headers = { accept: "application/json", "x-tessera-csrf": "1" };
@@ -33,7 +49,7 @@ export const SESSIONS_JS = `(function () {
       headers: headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     }).then(function (response) {
-      if (response.ok) return;
+      if (response.ok) return response;
       return response.json().then(
         function (answer) { return answer && answer.error ? answer.error.code : "HTTP " + response.status; },
         function () { return "HTTP " + response.status; }
@@ -58,6 +74,37 @@ export const SESSIONS_JS = `(function () {
     }
   }
 
+  var activity = document.getElementById("activity-list");
+  var more = document.querySelector("button[data-action=more-activity]");
+
+  /** A page of activity (the first, or the one after the cursor): its entries, ready to insert. */
+  function loadActivity(before) {
+    var query = before ? "?before=" + encodeURIComponent(before) : "";
+    return call("GET", "/account/sessions/activity" + query)
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var list = new DOMParser().parseFromString(html, "text/html").querySelector("ol");
+        if (!list) throw new Error("unreadable answer");
+        localTimes(list);
+        var next = list.getAttribute("data-next");
+        if (next) more.setAttribute("data-before", next);
+        else more.removeAttribute("data-before");
+        more.hidden = !next;
+        return Array.prototype.slice.call(list.children);
+      });
+  }
+
+  function refreshActivity() {
+    if (!activity) return;
+    loadActivity(null).then(
+      function (items) {
+        activity.replaceChildren.apply(activity, items);
+        document.querySelector(".activity-none").hidden = items.length > 0;
+      },
+      function () {} // the list stays as it was; a reload shows the rest
+    );
+  }
+
   function busy(button, on) {
     button.disabled = on;
     button.setAttribute("aria-busy", on ? "true" : "false");
@@ -73,7 +120,7 @@ export const SESSIONS_JS = `(function () {
       if (!window.confirm("Sign out " + name + "? That device will have to sign in again.")) return;
       busy(button, true);
       call("DELETE", "/auth/sessions/" + encodeURIComponent(button.getAttribute("data-session-id"))).then(
-        function () { item.remove(); refreshOthers(); say("Signed out " + name + "."); },
+        function () { item.remove(); refreshOthers(); say("Signed out " + name + "."); refreshActivity(); },
         function (error) { busy(button, false); say("Could not sign out " + name + " (" + error.message + ")."); }
       );
     } else if (action === "revoke-others") {
@@ -86,8 +133,22 @@ export const SESSIONS_JS = `(function () {
           busy(button, false);
           refreshOthers();
           say("Signed out all other sessions. Only this device is signed in.");
+          refreshActivity();
         },
         function (error) { busy(button, false); say("Could not sign out the other sessions (" + error.message + ")."); }
+      );
+    } else if (action === "more-activity") {
+      busy(button, true);
+      loadActivity(button.getAttribute("data-before")).then(
+        function (items) {
+          items.forEach(function (entry) { activity.appendChild(entry); });
+          busy(button, false);
+          if (items.length > 0) {
+            items[0].tabIndex = -1;
+            items[0].focus();
+          }
+        },
+        function (error) { busy(button, false); say("Could not load more activity (" + error.message + ")."); }
       );
     } else if (action === "sign-out") {
       if (!window.confirm("Sign out of this device?")) return;

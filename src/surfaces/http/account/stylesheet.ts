@@ -18,6 +18,8 @@ export const ACCOUNT_CSS = `:root {
   }
 }
 * { box-sizing: border-box; }
+/* The buttons' own display would otherwise win over the attribute. */
+[hidden] { display: none !important; }
 html { -webkit-text-size-adjust: 100%; }
 body {
   margin: 0; background: var(--bg); color: var(--fg);
@@ -79,6 +81,17 @@ button:disabled { opacity: .6; cursor: progress; }
 .details dd { margin: 0; text-align: right; overflow-wrap: anywhere; }
 .session-actions { display: flex; flex-wrap: wrap; gap: .5rem; }
 .others { margin-top: 1.5rem; display: grid; gap: .5rem; justify-items: start; }
+.activity { margin-top: 2.5rem; display: grid; gap: .5rem; justify-items: start; }
+.activity > .hint { margin: 0 0 .25rem; }
+.events { list-style: none; padding: 0; margin: 0; width: 100%; background: var(--card); border: 1px solid var(--line); border-radius: .75rem; }
+.event { padding: .75rem 1.25rem; border-top: 1px solid var(--line); border-left: 4px solid transparent; overflow-wrap: anywhere; }
+.event:first-child { border-top: 0; border-top-left-radius: .75rem; border-top-right-radius: .75rem; }
+.event:last-child { border-bottom-left-radius: .75rem; border-bottom-right-radius: .75rem; }
+.event.alarming { border-left-color: var(--danger); background: var(--danger-bg); }
+.event p { margin: 0; }
+.event-title { display: flex; flex-wrap: wrap; align-items: center; gap: .25rem .5rem; }
+.event-where, .event-by, .event-time { color: var(--muted); font-size: .9375rem; }
+.event .part { display: inline-block; max-width: 100%; }
 .code { color: var(--muted); font-size: .9375rem; }
 .detail { color: var(--muted); }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9375em; background: var(--bg); padding: .0625rem .3125rem; border-radius: .25rem; }

@@ -128,6 +128,44 @@ describe("GET /account/sessions", () => {
   });
 });
 
+describe("GET /account/sessions/activity", () => {
+  it("answers the page's list with its next cursor; a signed-out or malformed request gets the contract's errors", async () => {
+    const { username, password } = await httpLogin(t.app);
+    const phone = await formSignIn(username, password, { "user-agent": SAFARI_IPHONE });
+    const page = await t.app.inject({
+      method: "GET",
+      url: "/account/sessions",
+      headers: { accept: HTML, cookie: phone.cookie },
+    });
+    expect(page.body).toContain('<section id="activity"');
+    expect(page.body).toContain('data-action="more-activity" hidden');
+    const fragment = await t.app.inject({
+      method: "GET",
+      url: "/account/sessions/activity",
+      headers: { cookie: phone.cookie },
+    });
+    expect(fragment.statusCode).toBe(200);
+    expect(fragment.headers["content-type"]).toContain("text/html");
+    expect(fragment.headers["cache-control"]).toBe("no-store");
+    expect(fragment.body).toMatch(/^<ol class="events" aria-labelledby="activity-title">/);
+    expect(fragment.body.match(/<li /g)).toHaveLength(3);
+    expect(fragment.body).toContain("Sign-in from a new device");
+
+    const signedOut = await t.app.inject({ method: "GET", url: "/account/sessions/activity" });
+    expect(signedOut.statusCode).toBe(401);
+    expect(errorCode(signedOut)).toBe("token_invalid");
+    for (const query of ["before=%3Cscript%3E", "limit=5", "kind=login_failed"]) {
+      const bad = await t.app.inject({
+        method: "GET",
+        url: `/account/sessions/activity?${query}`,
+        headers: { cookie: phone.cookie },
+      });
+      expect(bad.statusCode, query).toBe(400);
+      expect(errorCode(bad)).toBe("invalid_request");
+    }
+  });
+});
+
 describe("POST /auth/logout-all with keepCurrent", () => {
   it("ends every other session and keeps the caller's", async () => {
     const { username, password } = await httpLogin(t.app);

@@ -11,12 +11,16 @@
  * cookie-authenticated change (`checkSameSite`): another site's page cannot sign a visitor
  * in as someone else.
  *
+ * `GET /account/sessions/activity?before=<cursor>` answers the page's script with the next
+ * page of its "Recent activity" list, as HTML rendered by the same code as the page.
+ *
  * A signed-out browser asking for the sessions page is sent to sign in (303 with the return
  * path); a client that does not ask for HTML gets the contract's JSON 401.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { JsonValue } from "../../../engine/types.js";
 import { isTesseraError } from "../../../errors.js";
+import { activityFragment, loadActivity } from "../account/activity.js";
 import { errorPage } from "../account/error-page.js";
 import {
   SESSIONS_SCRIPT_PATH,
@@ -33,9 +37,14 @@ import { checkSameSite } from "../auth.js";
 import type { HttpContext } from "../context.js";
 import { fastifyAuthRequest } from "../context.js";
 import { clientError, errorResponse } from "../errors.js";
+import { parseBody } from "../validation.js";
+import { eventsQuery } from "./events.js";
 
 const SESSIONS_PATH = "/account/sessions";
 const SIGN_IN_PATH = "/account/sign-in";
+const ACTIVITY_PATH = "/account/sessions/activity";
+/** `?before=` of the activity fragment: the events route's cursor. */
+export const activityQuery = eventsQuery.pick({ before: true }).strict();
 /** Codes that mean "no usable session": the browser is sent to sign in. */
 const SIGNED_OUT: ReadonlySet<string> = new Set(["token_invalid", "token_expired", "token_revoked"]);
 
@@ -83,13 +92,26 @@ export async function accountRoutes(app: FastifyInstance, ctx: HttpContext): Pro
       }
       throw error;
     }
-    const sessions = await tessera.listSessions(auth.user.id);
+    const [sessions, activity] = await Promise.all([
+      tessera.listSessions(auth.user.id),
+      loadActivity(tessera, auth.user.id),
+    ]);
     const html = sessionsPage({
       user: auth.user,
       sessions,
       currentSessionId: auth.session.id,
+      activity,
       now: tessera.clock(),
     });
+    return sendPage(reply, 200, html);
+  });
+
+  // The sessions page's "Show more activity" and its refresh after a revocation.
+  app.get(ACTIVITY_PATH, async (request, reply) => {
+    const auth = await ctx.authenticate(request);
+    const { before } = parseBody(activityQuery, request.query ?? {}, "activity query");
+    const page = await loadActivity(tessera, auth.user.id, before);
+    const html = activityFragment({ ...page, currentSessionId: auth.session.id, now: tessera.clock() });
     return sendPage(reply, 200, html);
   });
 

@@ -8,6 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { passwordInput } from "../../../engine/providers.js";
 import { type OperationTable, openApiDocument, type RegisteredRoute } from "../openapi.js";
+import { activityQuery } from "./account.js";
 import { logoutAllBody, refreshBody, registerBody, upgradeBody } from "./auth.js";
 import { passwordBody, passwordProof, providerProof } from "./credentials.js";
 import { eventsQuery } from "./events.js";
@@ -239,6 +240,14 @@ export const OPERATIONS: OperationTable = {
     auth: "cookie",
     success: { status: 200, content: "html" },
     errors: [],
+  },
+  "GET /account/sessions/activity": {
+    summary: "The sessions page's next page of recent activity, as an HTML fragment (?before=<cursor>)",
+    tag: "pages",
+    auth: "cookie",
+    query: activityQuery,
+    success: { status: 200, content: "html" },
+    errors: ["invalid_request", "token_invalid", "token_expired", "token_revoked", "unavailable"],
   },
   "GET /account/sign-in": {
     summary: "The sign-in form",

@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import { makeEngine } from "../../../../test/kit.js";
+import { ACTIVITY_PAGE, activityFragment, loadActivity } from "./activity.js";
+
+const FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const IPHONE =
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1";
+const CHROME =
+  "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+/** An entry's lines as a person reads them (tags dropped, entities decoded). */
+function entries(html: string): { lines: string[]; alarming: boolean }[] {
+  return html
+    .split("<li ")
+    .slice(1)
+    .map((item) => ({
+      alarming: item.startsWith('class="event alarming"'),
+      lines: `<li ${item}`
+        .split("</p>")
+        .map((line) =>
+          line
+            .replace(/<[^>]*>/g, "")
+            .replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)))
+            .trim(),
+        )
+        .filter((line) => line !== "" && !line.includes("UTC ·")),
+    }));
+}
+
+describe("the sessions page's recent activity", () => {
+  it("names each way a session ended, the ended session and who ended it, newest first across pages", async () => {
+    const { tessera, clock } = await makeEngine();
+    const password = "secret123";
+    const user = await tessera.register({ username: "ada", password });
+    const at = (userAgent: string, ipAddress: string) => ({ metadata: { userAgent, ipAddress } });
+    const laptop = await tessera.login({
+      username: "ada",
+      password,
+      deviceName: "Laptop",
+      ...at(FIREFOX, "198.51.100.7"),
+    });
+    const phone = await tessera.login({ username: "ada", password, ...at(IPHONE, "198.51.100.8") });
+    const desk = await tessera.login({ username: "ada", password, ...at(CHROME, "198.51.100.9") });
+    const spare = await tessera.login({ username: "ada", password, ...at(CHROME, "198.51.100.10") });
+    const other = await tessera.login({ username: "ada", password, ...at(CHROME, "198.51.100.11") });
+
+    await tessera.refresh(phone.refreshToken);
+    clock.advance(60_000);
+    await expect(tessera.refresh(phone.refreshToken, at("curl/8.5.0", "203.0.113.9"))).rejects.toMatchObject({
+      code: "refresh_token_reused",
+    });
+    await tessera.revokeSession(desk.sessionId, { reason: "revoked_by_admin", metadata: { surface: "cli" } });
+    await tessera.revokeSession(other.sessionId, { reason: "fraud_check" });
+    await tessera.changePassword({
+      sessionId: laptop.sessionId,
+      currentPassword: password,
+      newPassword: "another-secret",
+      ...at(FIREFOX, "198.51.100.7"),
+    });
+    await tessera.securityEventsSettled();
+
+    let html = "";
+    let before: string | undefined;
+    let pages = 0;
+    do {
+      const page = await loadActivity(tessera, user.id, before);
+      expect(page.events.length).toBeLessThanOrEqual(ACTIVITY_PAGE);
+      html += activityFragment({ ...page, currentSessionId: laptop.sessionId, now: clock() });
+      before = page.next ?? undefined;
+      pages += 1;
+    } while (before !== undefined);
+    expect(pages).toBe(2);
+
+    const chrome = (ip: string) => `Chrome 131 on Linux (Desktop) · IP ${ip}`;
+    const byLaptop = "By Firefox 133 on Windows 10 (Desktop) · IP 198.51.100.7";
+    expect(entries(html)).toEqual([
+      { alarming: false, lines: ["Session ended", "Password changed", chrome("198.51.100.10"), byLaptop] },
+      {
+        alarming: false,
+        lines: ["Password changed This session", "Firefox 133 on Windows 10 (Desktop) · IP 198.51.100.7"],
+      },
+      { alarming: false, lines: ["Session ended", "Reason: fraud check", chrome("198.51.100.11")] },
+      {
+        alarming: false,
+        lines: ["Session ended", "Ended by an administrator", chrome("198.51.100.9"), "By the command line"],
+      },
+      {
+        alarming: true,
+        lines: [
+          "Session ended",
+          "Refresh token reused — possible theft",
+          "Safari 17.2 on iOS 17.2 (Phone) · IP 198.51.100.8",
+          "By Unknown browser “curl/8.5.0” · IP 203.0.113.9",
+        ],
+      },
+      { alarming: false, lines: ["Signed in", chrome("198.51.100.11")] },
+      { alarming: false, lines: ["Signed in", chrome("198.51.100.10")] },
+      { alarming: true, lines: ["Sign-in from a new device", chrome("198.51.100.9")] },
+      { alarming: false, lines: ["Signed in", chrome("198.51.100.9")] },
+      {
+        alarming: true,
+        lines: ["Sign-in from a new device", "Safari 17.2 on iOS 17.2 (Phone) · IP 198.51.100.8"],
+      },
+      { alarming: false, lines: ["Signed in", "Safari 17.2 on iOS 17.2 (Phone) · IP 198.51.100.8"] },
+      {
+        alarming: false,
+        lines: ["Signed in This session", "Firefox 133 on Windows 10 (Desktop) · IP 198.51.100.7"],
+      },
+    ]);
+    for (const secret of [laptop, phone, desk, spare, other].flatMap((pair) => [
+      pair.sessionId,
+      pair.accessToken,
+      pair.refreshToken,
+    ])) {
+      expect(html).not.toContain(secret);
+    }
+  });
+});
