@@ -11,16 +11,14 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { Tessera } from "../src/engine/tessera.js";
 import { SqliteStore, type SqliteStoreOptions } from "../src/stores/sqlite/sqlite-store.js";
-import { buildHttpApp } from "../src/surfaces/http/app.js";
 import { digestToken } from "../src/tokens/opaque.js";
 import { FAST_PASSWORDS, testClock } from "./kit.js";
-import { tempDir } from "./server-kit.js";
+import { serveStore, tempDir } from "./server-kit.js";
 
 const HOLDER = new URL("./fixtures/sqlite-lock-holder.mjs", import.meta.url).pathname;
 
@@ -51,26 +49,29 @@ async function lockHolder(path: string): Promise<{ lock(): Promise<void>; releas
   return { lock: () => command("lock", "locked"), release: () => command("release", "released") };
 }
 
-/** The store, served over a real port, with a promise for the first time a write waits for the lock. */
+/** A callback for `onLockWait`, and a promise for the first time it is called. */
+function lockWaits(): { onLockWait: () => void; first: Promise<void> } {
+  let onLockWait: () => void = () => undefined;
+  const first = new Promise<void>((resolve) => {
+    onLockWait = resolve;
+  });
+  return { onLockWait: () => onLockWait(), first };
+}
+
+/** A store on a fresh file, served over a real port, and when its writes first wait for the lock. */
 async function serve(options: Omit<SqliteStoreOptions, "path" | "onLockWait"> = {}) {
+  const path = freshPath();
+  const waits = lockWaits();
+  const store = SqliteStore.open({ path, ...options, onLockWait: waits.onLockWait });
+  const served = await serveStore(store);
+  cleanups.push(served.close);
+  return { path, store, base: served.base, firstLockWait: waits.first };
+}
+
+function freshPath(): string {
   const dir = tempDir();
   cleanups.push(dir.remove);
-  const path = join(dir.path, "tessera.db");
-  let lockWaited: () => void = () => undefined;
-  const firstLockWait = new Promise<void>((resolve) => {
-    lockWaited = resolve;
-  });
-  const store = SqliteStore.open({ path, ...options, onLockWait: () => lockWaited() });
-  const tessera = await Tessera.create({ store, passwords: FAST_PASSWORDS });
-  const app = buildHttpApp({ tessera });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  cleanups.push(async () => {
-    await app.close();
-    tessera.close();
-    await store.close();
-  });
-  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  return { path, store, base, firstLockWait };
+  return join(dir.path, "tessera.db");
 }
 
 function post(base: string, path: string, payload: unknown, token?: string): Promise<Response> {
@@ -200,34 +201,24 @@ describe("a SQLite write waiting for another process's lock", () => {
   });
 
   it("an up-to-date file opens while another process holds its write lock, and its writes then wait", async () => {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    const path = join(dir.path, "tessera.db");
+    const path = freshPath();
     await SqliteStore.open({ path }).close();
     const holder = await lockHolder(path);
     await holder.lock();
-    let lockWaited: () => void = () => undefined;
-    const firstLockWait = new Promise<void>((resolve) => {
-      lockWaited = resolve;
-    });
-    const store = SqliteStore.open({ path, lockTimeoutMs: 60_000, onLockWait: () => lockWaited() });
+    const waits = lockWaits();
+    const store = SqliteStore.open({ path, lockTimeoutMs: 60_000, onLockWait: waits.onLockWait });
     cleanups.push(() => store.close());
     expect(await store.listSigningKeys()).toEqual([]);
     const write = store.setPasswordHash(1, "x");
-    await firstLockWait;
+    await waits.first;
     await holder.release();
     expect(await write).toBe(false);
   });
 
   it("writes that queue behind a waiting write commit in the order they were made", async () => {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    const path = join(dir.path, "tessera.db");
-    let lockWaited: () => void = () => undefined;
-    const firstLockWait = new Promise<void>((resolve) => {
-      lockWaited = resolve;
-    });
-    const store = SqliteStore.open({ path, onLockWait: () => lockWaited() });
+    const path = freshPath();
+    const waits = lockWaits();
+    const store = SqliteStore.open({ path, onLockWait: waits.onLockWait });
     cleanups.push(() => store.close());
     const holder = await lockHolder(path);
     await holder.lock();
@@ -241,7 +232,7 @@ describe("a SQLite write waiting for another process's lock", () => {
         createdAt: 0,
       }),
     );
-    await firstLockWait;
+    await waits.first;
     expect(await store.listUsers()).toEqual([]); // reads answer; nothing committed yet
     await holder.release();
     const ids = (await Promise.all(created)).map((user) => user?.id);
