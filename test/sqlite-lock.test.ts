@@ -2,7 +2,8 @@
  * A write waiting for another process's SQLite write lock (issue 11, item 5), over a real
  * port on a real file, with a real second process holding `BEGIN IMMEDIATE`. The write
  * waits on a timer, not inside the driver, so the process keeps answering: validations
- * (cached and not), reads and `/livez` complete while the write is still pending. Released
+ * (cached and not), reads, `/livez` and `/healthz` (which reports the store cannot write) complete
+ * while the write is still pending. Released
  * in time, the write commits; held past the deadline, it answers 503 `unavailable` and
  * leaves nothing half-written.
  *
@@ -113,8 +114,9 @@ function track(events: string[], name: string, request: Promise<Response>): Prom
 }
 
 describe("a SQLite write waiting for another process's lock", () => {
-  it("waits without blocking the process: validations, reads and /livez answer first, and the write commits once the lock is released", async () => {
-    const { path, base, firstLockWait } = await serve();
+  it("waits without blocking the process: validations, reads, /livez and /healthz answer first, and the write commits once the lock is released", async () => {
+    // A deadline far beyond the test: the release, not the clock, ends the wait.
+    const { path, base, firstLockWait } = await serve({ lockTimeoutMs: 600_000 });
     const alice = await signIn(base, "alice");
     expect(await sessionOf(base, alice.session)).toBe(200); // now cached
     expect(await sessionOf(base, alice.jwt)).toBe(200);
@@ -144,12 +146,15 @@ describe("a SQLite write waiting for another process's lock", () => {
       ["access JWT", await sessionOf(base, alice.jwt)],
       ["uncached session token", await sessionOf(base, bob)],
       ["/livez", (await fetch(`${base}/livez`)).status],
+      // Readiness needs a write, so it says so (after its own probe timeout) — but it answers.
+      ["/healthz", (await fetch(`${base}/healthz`)).status],
     ];
     expect(answers).toEqual([
       ["cached session token", 200],
       ["access JWT", 200],
       ["uncached session token", 200],
       ["/livez", 200],
+      ["/healthz", 503],
     ]);
     expect(events, "the login is still waiting for the lock").toEqual([]);
 
@@ -158,6 +163,7 @@ describe("a SQLite write waiting for another process's lock", () => {
     expect(response.status).toBe(200);
     const pair = (await response.json()) as { accessToken: string };
     expect(await sessionOf(base, pair.accessToken)).toBe(200);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
   it("past its deadline a waiting write answers 503 unavailable in the contract's shape, and nothing of it is written", async () => {
@@ -206,7 +212,7 @@ describe("a SQLite write waiting for another process's lock", () => {
     const holder = await lockHolder(path);
     await holder.lock();
     const waits = lockWaits();
-    const store = SqliteStore.open({ path, lockTimeoutMs: 60_000, onLockWait: waits.onLockWait });
+    const store = SqliteStore.open({ path, lockTimeoutMs: 600_000, onLockWait: waits.onLockWait });
     cleanups.push(() => store.close());
     expect(await store.listSigningKeys()).toEqual([]);
     const write = store.setPasswordHash(1, "x");
@@ -218,7 +224,7 @@ describe("a SQLite write waiting for another process's lock", () => {
   it("writes that queue behind a waiting write commit in the order they were made", async () => {
     const path = freshPath();
     const waits = lockWaits();
-    const store = SqliteStore.open({ path, onLockWait: waits.onLockWait });
+    const store = SqliteStore.open({ path, lockTimeoutMs: 600_000, onLockWait: waits.onLockWait });
     cleanups.push(() => store.close());
     const holder = await lockHolder(path);
     await holder.lock();
