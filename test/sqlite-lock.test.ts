@@ -2,10 +2,9 @@
  * A write waiting for another process's SQLite write lock (issue 11, item 5), over a real
  * port on a real file, with a real second process holding `BEGIN IMMEDIATE`. The write
  * waits on a timer, not inside the driver, so the process keeps answering: validations
- * (cached and not), reads, `/livez` and `/healthz` (which reports the store cannot write) complete
- * while the write is still pending. Released
- * in time, the write commits; held past the deadline, it answers 503 `unavailable` and
- * leaves nothing half-written.
+ * (cached and not), reads, `/livez` and `/healthz` (which reports that the store cannot
+ * write) complete while the write is still pending. Released in time, the write commits;
+ * held past the deadline, it answers 503 `unavailable` and leaves nothing half-written.
  *
  * Everything is ordered by events — the holder's "locked", the store's lock-wait callback,
  * responses — and the deadline is measured on an injected clock: no sleeps, no thresholds.
