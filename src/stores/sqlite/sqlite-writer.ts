@@ -47,6 +47,7 @@ export class SqliteWriter {
   readonly #options: LockWaitOptions;
   readonly #queue: QueuedWrite[] = [];
   #timer: NodeJS.Timeout | null = null;
+  #next: NodeJS.Immediate | null = null;
   #delayMs = FIRST_RETRY_MS;
   #closed = false;
 
@@ -78,7 +79,9 @@ export class SqliteWriter {
   close(): void {
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#next !== null) clearImmediate(this.#next);
     this.#timer = null;
+    this.#next = null;
     for (const write of this.#queue.splice(0)) write.reject(new Error("store is closed"));
   }
 
@@ -93,19 +96,26 @@ export class SqliteWriter {
     this.#delayMs = Math.min(this.#delayMs * 2, MAX_RETRY_MS);
   }
 
+  /** Runs the head of the queue; the next one runs in a later turn, so a backlog never hogs the loop. */
   #drain(): void {
-    for (let write = this.#queue[0]; write !== undefined; write = this.#queue[0]) {
-      try {
-        write.resolve(write.attempt());
-      } catch (error) {
-        if (isLockBusy(error) && this.#options.now() < write.deadline) {
-          this.#wait();
-          return;
-        }
-        write.reject(isLockBusy(error) ? this.#timedOut(error) : error);
+    const write = this.#queue[0];
+    if (write === undefined || this.#closed) return;
+    try {
+      write.resolve(write.attempt());
+    } catch (error) {
+      if (isLockBusy(error) && this.#options.now() < write.deadline) {
+        this.#wait();
+        return;
       }
-      this.#queue.shift();
-      this.#delayMs = FIRST_RETRY_MS;
+      write.reject(isLockBusy(error) ? this.#timedOut(error) : error);
+    }
+    this.#queue.shift();
+    this.#delayMs = FIRST_RETRY_MS;
+    if (this.#queue.length > 0) {
+      this.#next = setImmediate(() => {
+        this.#next = null;
+        this.#drain();
+      });
     }
   }
 
