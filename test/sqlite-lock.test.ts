@@ -220,6 +220,18 @@ describe("a SQLite write waiting for another process's lock", () => {
     expect(await write).toBe(false);
   });
 
+  it("closing the store rejects the writes still waiting for the lock", async () => {
+    const path = freshPath();
+    const waits = lockWaits();
+    const store = SqliteStore.open({ path, lockTimeoutMs: 600_000, onLockWait: waits.onLockWait });
+    const holder = await lockHolder(path);
+    await holder.lock();
+    const write = store.enableUser(1);
+    await waits.first;
+    await store.close();
+    await expect(write).rejects.toThrow("store is closed");
+  });
+
   it("writes that queue behind a waiting write commit in the order they were made", async () => {
     const path = freshPath();
     const waits = lockWaits();
