@@ -4,14 +4,12 @@
  * longer be written (read-only) takes the node out of rotation instead of answering 200
  * while every login fails.
  */
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Tessera } from "../src/engine/tessera.js";
 import { SqliteStore } from "../src/stores/sqlite/sqlite-store.js";
-import { buildHttpApp } from "../src/surfaces/http/app.js";
 import { FAST_PASSWORDS } from "./kit.js";
-import { tempDir } from "./server-kit.js";
+import { serveStore, tempDir } from "./server-kit.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -19,15 +17,9 @@ afterEach(async () => {
 });
 
 async function serve(store: SqliteStore): Promise<string> {
-  const tessera = await Tessera.create({ store, passwords: FAST_PASSWORDS });
-  const app = buildHttpApp({ tessera });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  cleanups.push(async () => {
-    await app.close();
-    tessera.close();
-    await store.close();
-  });
-  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const served = await serveStore(store);
+  cleanups.push(served.close);
+  return served.base;
 }
 
 /** A migrated database with its signing key, as a first server start leaves it. */

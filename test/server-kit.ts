@@ -1,12 +1,17 @@
 /**
  * Server test fixtures: a configuration on a fresh temporary data directory with free
- * ports, quiet logs and cheap argon2 parameters, and `startTestServer` to run it in-process.
+ * ports, quiet logs and cheap argon2 parameters, `startTestServer` to run it in-process, and
+ * `serveStore` for the HTTP app alone over a store a test opened itself.
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Tessera } from "../src/engine/tessera.js";
 import { loadConfig, type ServerConfig } from "../src/server/config.js";
 import { type RunningServer, startServer } from "../src/server/start.js";
+import type { SessionStore } from "../src/stores/session-store.js";
+import { buildHttpApp } from "../src/surfaces/http/app.js";
 import { FAST_PASSWORDS } from "./kit.js";
 
 export function tempDir(prefix = "tessera-test-"): { path: string; remove(): void } {
@@ -34,6 +39,21 @@ export async function startTestServer(
     async stop() {
       await server.close();
       dir.remove();
+    },
+  };
+}
+
+/** The HTTP app over an engine on `store`, on a free port; `close` stops both and closes the store. */
+export async function serveStore(store: SessionStore): Promise<{ base: string; close(): Promise<void> }> {
+  const tessera = await Tessera.create({ store, passwords: FAST_PASSWORDS });
+  const app = buildHttpApp({ tessera });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  return {
+    base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+    async close() {
+      await app.close();
+      tessera.close();
+      await store.close();
     },
   };
 }

@@ -72,7 +72,8 @@ export class WebhookDispatcher {
   readonly #timer: NodeJS.Timeout;
   readonly #sending = new Map<string, AbortController>();
   #round: Promise<number> | null = null;
-  #again = false;
+  /** The round to run once the current one ends. */
+  #next: Promise<number> | null = null;
   #closed = false;
   #pending = new Set<Promise<void>>();
   #dropped = 0;
@@ -96,15 +97,21 @@ export class WebhookDispatcher {
    */
   deliverDue(): Promise<number> {
     if (this.#round !== null) {
-      this.#again = true;
-      return this.#round;
+      // The running round claimed with an earlier clock, so what is due now needs one more
+      // round after it; every call meanwhile shares that one.
+      this.#next ??= this.#round
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .then(() => {
+          this.#next = null;
+          return this.deliverDue();
+        });
+      return this.#next;
     }
     const round = this.#runRound().finally(() => {
       this.#round = null;
-      if (this.#again && !this.#closed) {
-        this.#again = false;
-        this.#kick();
-      }
     });
     this.#round = round;
     return round;

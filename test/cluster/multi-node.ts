@@ -23,7 +23,7 @@ export interface SharedStore {
   close(): Promise<void>;
 }
 
-interface Answer {
+export interface Answer {
   readonly status: number;
   readonly body: Record<string, unknown>;
 }
@@ -35,7 +35,7 @@ interface Pair {
   readonly tokenType: string;
 }
 
-async function call(
+export async function call(
   node: TesseraNode,
   method: string,
   path: string,

@@ -76,6 +76,8 @@ export interface TesseraNode {
   /** Whether the process ended on its own (a crash). */
   exited(): boolean;
   stop(): Promise<void>;
+  /** SIGKILL: no shutdown at all, as a crash. Resolves once the process is gone. */
+  kill(): Promise<void>;
 }
 
 /** Starts `tessera serve` with `args` on free ports; resolves once it listens. */
@@ -106,6 +108,10 @@ export async function startNode(
     exited: () => crashed,
     async stop() {
       await stopChild(child, "SIGTERM");
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    async kill() {
+      await stopChild(child, "SIGKILL");
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -211,6 +211,9 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
 }
 
 function applyMigrations(db: Database.Database, migrations: readonly Migration[]): number {
+  // An up-to-date file needs no write lock: a process opening it (the CLI, a second server)
+  // is not held up by another process's write.
+  if (schemaVersion(db) === (migrations.at(-1)?.version ?? 0)) return 0;
   const apply = db.transaction((): number => {
     db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version INTEGER PRIMARY KEY,
@@ -243,4 +246,18 @@ function applyMigrations(db: Database.Database, migrations: readonly Migration[]
     return applied;
   });
   return apply.immediate();
+}
+
+/** The applied schema version read without a lock; null before the first migration. */
+function schemaVersion(db: Database.Database): number | null {
+  const ledger = db
+    .prepare<[], { name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    )
+    .get();
+  if (ledger === undefined) return null;
+  return (
+    db.prepare<[], { version: number | null }>("SELECT max(version) AS version FROM schema_migrations").get()
+      ?.version ?? null
+  );
 }

@@ -5,6 +5,11 @@
  * where a read decides a write runs in an IMMEDIATE transaction, which takes the write
  * lock up front, so another process cannot slip in between the read and the write.
  *
+ * A write that finds the file locked by another process waits for it without blocking the
+ * event loop, and fails (the engine answers `unavailable`) past `lockTimeoutMs`; see
+ * `sqlite-writer.ts`. WAL's automatic checkpoints are PASSIVE: they copy what they can
+ * without waiting for any lock, so they never stall a commit behind another process.
+ *
  * Events reach other processes through the `events` table, written in the transaction of
  * the change it reports (see `sqlite-event-feed.ts`).
  */
@@ -55,6 +60,7 @@ import {
   webhookFromRow,
 } from "./sqlite-rows.js";
 import { prepareStatements, type Statements } from "./sqlite-statements.js";
+import { SqliteWriter } from "./sqlite-writer.js";
 
 export interface SqliteStoreOptions {
   /** The database file; its directory is created if missing. */
@@ -69,6 +75,16 @@ export interface SqliteStoreOptions {
    * server does when its database cannot be written). Every write fails. @default false
    */
   readonly readOnly?: boolean;
+  /**
+   * How long a write may wait, without blocking the process, while another process holds
+   * the write lock; then it rejects (the engine answers `unavailable`). Opening waits for
+   * the lock up to this long too, synchronously (nothing is being served yet). @default 5000
+   */
+  readonly lockTimeoutMs?: number;
+  /** The clock the lock wait is measured on (milliseconds since the epoch). @default Date.now */
+  readonly now?: () => number;
+  /** Called each time a write finds the file locked by another connection, before it waits. */
+  readonly onLockWait?: () => void;
 }
 
 /** Events are only needed until every process has polled them; an hour is ample. */
@@ -86,6 +102,7 @@ export class SqliteStore implements SessionStore {
   readonly #db: Database.Database;
   readonly #stmt: Statements;
   readonly #transaction: Database.Transaction<(work: () => void) => void>;
+  readonly #writer: SqliteWriter;
   readonly #feed: SqliteEventFeed;
   #closed = false;
 
@@ -95,17 +112,29 @@ export class SqliteStore implements SessionStore {
     if (!Number.isFinite(pollIntervalMs) || pollIntervalMs <= 0) {
       throw new TypeError("pollIntervalMs must be a positive number");
     }
+    const lockTimeoutMs = options.lockTimeoutMs ?? 5000;
+    if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs < 0) {
+      throw new TypeError("lockTimeoutMs must be a number of milliseconds, 0 or more");
+    }
     let db: Database.Database | undefined;
     try {
       if (options.path !== ":memory:") mkdirSync(dirname(resolve(options.path)), { recursive: true });
       const readOnly = options.readOnly ?? false;
       db = new Database(options.path, readOnly ? { readonly: true, fileMustExist: true } : {});
-      // busy_timeout first, so that switching to WAL waits for another process's lock.
-      db.pragma("busy_timeout = 5000");
+      // While opening, the driver waits for another process's lock (switching a new file to
+      // WAL, migrating): synchronous, but nothing is being served yet.
+      db.pragma(`busy_timeout = ${Math.ceil(lockTimeoutMs)}`);
       if (!readOnly) db.pragma("journal_mode = WAL");
       db.pragma("foreign_keys = ON");
       if (!readOnly) migrate(db);
-      return new SqliteStore(db, options.path, pollIntervalMs);
+      // From here on a locked write fails at once and the writer queue waits, on a timer.
+      db.pragma("busy_timeout = 0");
+      const writer = new SqliteWriter({
+        lockTimeoutMs,
+        now: options.now ?? Date.now,
+        onLockWait: options.onLockWait,
+      });
+      return new SqliteStore(db, options.path, pollIntervalMs, writer);
     } catch (error) {
       db?.close();
       const reason = error instanceof Error ? error.message : String(error);
@@ -113,9 +142,10 @@ export class SqliteStore implements SessionStore {
     }
   }
 
-  private constructor(db: Database.Database, path: string, pollIntervalMs: number) {
+  private constructor(db: Database.Database, path: string, pollIntervalMs: number, writer: SqliteWriter) {
     this.name = `sqlite:${path}`;
     this.#db = db;
+    this.#writer = writer;
     this.#stmt = prepareStatements(db);
     this.#transaction = db.transaction((work: () => void) => work());
     this.#feed = new SqliteEventFeed(this.#stmt, pollIntervalMs);
@@ -126,7 +156,7 @@ export class SqliteStore implements SessionStore {
 
   async createUser(user: NewUser): Promise<UserRecord | null> {
     this.#assertOpen();
-    const inserted = this.#stmt.insertUser.get(user);
+    const inserted = await this.#writeOne(() => this.#stmt.insertUser.get(user));
     return inserted === undefined ? null : { ...user, id: inserted.id, disabledAt: null };
   }
 
@@ -327,7 +357,7 @@ export class SqliteStore implements SessionStore {
 
   async touchSession(sessionId: string, at: number): Promise<void> {
     this.#assertOpen();
-    this.#stmt.touchSession.run(at, sessionId, at);
+    await this.#writeOne(() => this.#stmt.touchSession.run(at, sessionId, at));
   }
 
   async revokeSessions(
@@ -375,7 +405,8 @@ export class SqliteStore implements SessionStore {
 
   async createLink(link: NewLink): Promise<void> {
     this.#assertOpen();
-    this.#stmt.insertLink.run(linkToRow({ ...link, consumedAt: null }));
+    const row = linkToRow({ ...link, consumedAt: null });
+    await this.#writeOne(() => this.#stmt.insertLink.run(row));
   }
 
   async redeemLink(input: RedeemLinkInput): Promise<RedeemLinkOutcome> {
@@ -406,14 +437,14 @@ export class SqliteStore implements SessionStore {
 
   async rememberNonce(key: string, expiresAt: number, now: number): Promise<boolean> {
     this.#assertOpen();
-    return this.#stmt.rememberNonce.run(key, expiresAt, now).changes === 1;
+    return (await this.#writeOne(() => this.#stmt.rememberNonce.run(key, expiresAt, now))).changes === 1;
   }
 
   // Throttling
 
   async recordFailure(key: string, now: number, forgetAfterMs: number): Promise<FailureCount> {
     this.#assertOpen();
-    const row = this.#stmt.recordFailure.get({ key, now, forgetAfterMs });
+    const row = await this.#writeOne(() => this.#stmt.recordFailure.get({ key, now, forgetAfterMs }));
     if (row === undefined) throw new Error("recordFailure: the upsert returned no row");
     return { failures: row.failures, lastFailureAt: row.last_failure_at };
   }
@@ -427,14 +458,15 @@ export class SqliteStore implements SessionStore {
 
   async clearFailures(key: string): Promise<void> {
     this.#assertOpen();
-    this.#stmt.clearFailures.run(key);
+    await this.#writeOne(() => this.#stmt.clearFailures.run(key));
   }
 
   // Security log
 
   async appendSecurityEvent(event: SecurityEventRecord): Promise<void> {
     this.#assertOpen();
-    this.#stmt.insertSecurityEvent.run(securityEventToRow(event));
+    const row = securityEventToRow(event);
+    await this.#writeOne(() => this.#stmt.insertSecurityEvent.run(row));
   }
 
   async listSecurityEvents(query: SecurityEventQuery): Promise<SecurityEventRecord[]> {
@@ -452,14 +484,15 @@ export class SqliteStore implements SessionStore {
 
   async pruneSecurityEvents(before: number, limit: number): Promise<number> {
     this.#assertOpen();
-    return this.#stmt.pruneSecurityEvents.run(before, Math.max(0, limit)).changes;
+    return (await this.#writeOne(() => this.#stmt.pruneSecurityEvents.run(before, Math.max(0, limit))))
+      .changes;
   }
 
   // Webhook queue
 
   async enqueueWebhooks(deliveries: readonly NewWebhookDelivery[]): Promise<void> {
     this.#assertOpen();
-    this.#write(() => {
+    await this.#write(() => {
       for (const delivery of deliveries) this.#stmt.enqueueWebhook.run(delivery);
     });
   }
@@ -467,7 +500,9 @@ export class SqliteStore implements SessionStore {
   async claimWebhooks(now: number, limit: number, leaseMs: number): Promise<WebhookDelivery[]> {
     this.#assertOpen();
     // One UPDATE … RETURNING under the write lock: no two claimers get the same row.
-    const rows = this.#stmt.claimWebhooks.all({ now, limit: Math.max(0, limit), leaseMs });
+    const rows = await this.#writeOne(() =>
+      this.#stmt.claimWebhooks.all({ now, limit: Math.max(0, limit), leaseMs }),
+    );
     return rows
       .map(webhookFromRow)
       .sort(
@@ -477,12 +512,12 @@ export class SqliteStore implements SessionStore {
 
   async completeWebhook(id: string): Promise<void> {
     this.#assertOpen();
-    this.#stmt.completeWebhook.run(id);
+    await this.#writeOne(() => this.#stmt.completeWebhook.run(id));
   }
 
   async retryWebhook(id: string, nextAttemptAt: number): Promise<void> {
     this.#assertOpen();
-    this.#stmt.retryWebhook.run(nextAttemptAt, id);
+    await this.#writeOne(() => this.#stmt.retryWebhook.run(nextAttemptAt, id));
   }
 
   // Signing keys
@@ -494,7 +529,7 @@ export class SqliteStore implements SessionStore {
 
   async saveSigningKey(key: SigningKeyRecord): Promise<void> {
     this.#assertOpen();
-    this.#write((pending) => {
+    await this.#write((pending) => {
       this.#stmt.saveSigningKey.run(key);
       if (key.retiredAt === null) this.#stmt.retireOtherKeys.run(key.createdAt, key.kid);
       this.#record({ kind: "keys_changed" }, pending);
@@ -503,7 +538,7 @@ export class SqliteStore implements SessionStore {
 
   async deleteSigningKey(kid: string): Promise<void> {
     this.#assertOpen();
-    this.#write((pending) => {
+    await this.#write((pending) => {
       if (this.#stmt.deleteSigningKey.run(kid).changes > 0) this.#record({ kind: "keys_changed" }, pending);
     });
   }
@@ -536,6 +571,7 @@ export class SqliteStore implements SessionStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#writer.close();
     this.#feed.stop();
     this.#db.close();
   }
@@ -547,17 +583,26 @@ export class SqliteStore implements SessionStore {
   }
 
   /**
-   * Runs `work` in an IMMEDIATE transaction and, once it has committed, emits the events it
-   * recorded. A transaction that throws rolls back and emits nothing.
+   * Runs `work` in an IMMEDIATE transaction, once this process's earlier writes are done and
+   * the write lock is free, and then emits the events it recorded. A transaction that throws
+   * rolls back and emits nothing; one that found the file locked runs again from the start.
    */
-  #write<T>(work: (pending: PendingEvents) => T): T {
-    const pending: PendingEvents = { seqs: [], events: [] };
-    let result: T | undefined;
-    this.#transaction.immediate(() => {
-      result = work(pending);
+  #write<T>(work: (pending: PendingEvents) => T): Promise<T> {
+    return this.#writer.run(() => {
+      // Collected per attempt: an attempt that rolled back has nothing to emit.
+      const pending: PendingEvents = { seqs: [], events: [] };
+      let result: T | undefined;
+      this.#transaction.immediate(() => {
+        result = work(pending);
+      });
+      this.#feed.emitCommitted(pending.seqs, pending.events);
+      return result as T;
     });
-    this.#feed.emitCommitted(pending.seqs, pending.events);
-    return result as T;
+  }
+
+  /** One statement that writes (its own transaction), queued and retried as `#write` is. */
+  #writeOne<T>(statement: () => T): Promise<T> {
+    return this.#writer.run(statement);
   }
 
   #record(event: StoreEvent, pending: PendingEvents): void {
