@@ -46,12 +46,12 @@ describe("partners file", () => {
     const acme = { keyId: "acme-2026", privateKey: ed.privateKey };
     const viaEd = await login(signPayload(acme, { sub: "ana", iat, nonce: "n-0123456789abcdef" }));
     expect(viaEd.statusCode).toBe(200);
-    expect(body<TokenPair>(viaEd).user.username).toBe("ana");
+    expect(body<TokenPair>(viaEd).user.username).toBe("signed-payload|acme-2026|ana");
     const viaHmac = await login(
       signPayload({ keyId: "globex-1", secret }, { sub: "bo", iat, nonce: "n-0123456789abcdef" }),
     );
     expect(viaHmac.statusCode).toBe(200);
-    expect(body<TokenPair>(viaHmac).user.username).toBe("bo");
+    expect(body<TokenPair>(viaHmac).user.username).toBe("signed-payload|globex-1|bo");
     // maxAgeSeconds 120 from the file, plus the default 30 s of skew.
     const stale = await login(signPayload(acme, { sub: "ana", iat: iat - 151, nonce: "n-fedcba9876543210" }));
     expect(stale.statusCode).toBe(401);
