@@ -108,7 +108,9 @@ export async function linkIdentity(
   input: IdentityKey & { readonly userId: number },
 ): Promise<LinkedIdentity> {
   const key = identityKey(input.provider, input);
-  const outcome = await fromStore(ctx.store.linkIdentity({ ...key, userId: input.userId, createdAt: ctx.now() }));
+  const outcome = await fromStore(
+    ctx.store.linkIdentity({ ...key, userId: input.userId, createdAt: ctx.now() }),
+  );
   if (outcome.kind === "no_user") throw new TesseraError("not_found", "No such user.");
   if (outcome.kind === "taken" && outcome.identity.userId !== input.userId) {
     throw new TesseraError("invalid_request", "That identity is linked to another user; unlink it first.", {

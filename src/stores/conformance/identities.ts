@@ -49,8 +49,14 @@ export function describeIdentities(f: Fixture): void {
       const second = await addUser();
       const identity = record(first.id);
       await store.linkIdentity(identity);
-      expect(await store.linkIdentity(record(second.id, identity, t0 + 5))).toEqual({ kind: "taken", identity });
-      expect(await store.linkIdentity(record(first.id, identity, t0 + 5))).toEqual({ kind: "taken", identity });
+      expect(await store.linkIdentity(record(second.id, identity, t0 + 5))).toEqual({
+        kind: "taken",
+        identity,
+      });
+      expect(await store.linkIdentity(record(first.id, identity, t0 + 5))).toEqual({
+        kind: "taken",
+        identity,
+      });
       expect(await store.findIdentity(identity)).toEqual(identity);
       expect(await store.listIdentities(second.id)).toEqual([]);
     });
@@ -154,7 +160,9 @@ export function describeIdentities(f: Fixture): void {
       expect(await store.findIdentity(identity)).toEqual(identity);
 
       const fresh = key();
-      expect(await store.createUserWithIdentity(newUser({ usernameKey: holder.usernameKey }), fresh)).toBeNull();
+      expect(
+        await store.createUserWithIdentity(newUser({ usernameKey: holder.usernameKey }), fresh),
+      ).toBeNull();
       expect(await store.findIdentity(fresh)).toBeNull();
       expect(await store.listUsers()).toEqual([holder]);
     });

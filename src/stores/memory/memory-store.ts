@@ -16,13 +16,13 @@ import type {
   CreateSessionInput,
   DenylistEntry,
   FailureCount,
+  IdentityKey,
+  IdentityRecord,
   JsonValue,
+  LinkIdentityOutcome,
   LinkRecord,
   NewLink,
   NewRefreshToken,
-  IdentityKey,
-  IdentityRecord,
-  LinkIdentityOutcome,
   NewUser,
   NewWebhookDelivery,
   RedeemLinkInput,
@@ -192,7 +192,8 @@ export class MemoryStore implements SessionStore {
   async createUserWithIdentity(user: NewUser, identity: IdentityKey): Promise<UserRecord | null> {
     this.#assertOpen();
     // No await between the checks and the writes: nothing else runs in between.
-    if (this.#identities.has(identityField(identity)) || this.#userIdsByKey.has(user.usernameKey)) return null;
+    if (this.#identities.has(identityField(identity)) || this.#userIdsByKey.has(user.usernameKey))
+      return null;
     const record = this.#insertUser(user);
     this.#identities.set(identityField(identity), {
       ...identityKeyOf(identity),
@@ -208,7 +209,11 @@ export class MemoryStore implements SessionStore {
     const field = identityField(identity);
     const existing = this.#identities.get(field);
     if (existing !== undefined) return { kind: "taken", identity: { ...existing } };
-    const record: IdentityRecord = { ...identityKeyOf(identity), userId: identity.userId, createdAt: identity.createdAt };
+    const record: IdentityRecord = {
+      ...identityKeyOf(identity),
+      userId: identity.userId,
+      createdAt: identity.createdAt,
+    };
     this.#identities.set(field, record);
     return { kind: "linked", identity: { ...record } };
   }

@@ -276,7 +276,9 @@ export class PostgresStore implements SessionStore {
         identity.createdAt,
       ]);
       if (linked !== null) return { kind: "linked", identity: identityFromRow(linked) };
-      const existing = required(await one<IdentityRow>(tx, `SELECT * FROM identities WHERE ${IDENTITY_KEY}`, values));
+      const existing = required(
+        await one<IdentityRow>(tx, `SELECT * FROM identities WHERE ${IDENTITY_KEY}`, values),
+      );
       return { kind: "taken", identity: identityFromRow(existing) };
     });
   }

@@ -21,6 +21,7 @@
  */
 
 import { randomUUID } from "node:crypto";
+import { compareIdentities, identityField, identityKeyOf } from "../identities.js";
 import type {
   CreateSessionInput,
   DenylistEntry,
@@ -51,7 +52,6 @@ import type {
   UserRecord,
   WebhookDelivery,
 } from "../session-store.js";
-import { compareIdentities, identityField, identityKeyOf } from "../identities.js";
 import { RETENTION_MS, StoreOpenError } from "../session-store.js";
 import { RedisConnection, type Reply, redactUrl } from "./redis-connection.js";
 import { RedisEventFeed } from "./redis-event-feed.js";
@@ -269,7 +269,12 @@ export class RedisStore implements SessionStore {
     // Other slots: the username, the link lookups and the username's failure counter.
     await this.#redis.run(
       S.UNREGISTER_USER,
-      [this.#keys.d("users:byname"), this.#keys.d("users"), this.#keys.d("identities"), this.#identitySet(userId)],
+      [
+        this.#keys.d("users:byname"),
+        this.#keys.d("users"),
+        this.#keys.d("identities"),
+        this.#identitySet(userId),
+      ],
       ["0", this.#origin, STREAM_MAXLEN, usernameKey, String(userId)],
     );
     await Promise.all(
@@ -291,7 +296,12 @@ export class RedisStore implements SessionStore {
     await this.#send(u.user, ["HSET", u.user, ...toFields({ ...record })]);
     const won = await this.#redis.run(
       S.REGISTER_IDENTITY_USER,
-      [this.#keys.d("users:byname"), this.#keys.d("users"), this.#keys.d("identities"), this.#identitySet(id)],
+      [
+        this.#keys.d("users:byname"),
+        this.#keys.d("users"),
+        this.#keys.d("identities"),
+        this.#identitySet(id),
+      ],
       [
         "0",
         this.#origin,

@@ -217,7 +217,10 @@ export class SqliteStore implements SessionStore {
     return this.#write((): LinkIdentityOutcome => {
       if (this.#stmt.userById.get(identity.userId) === undefined) return { kind: "no_user" };
       if (this.#stmt.insertIdentity.get(identityToRow(identity)) !== undefined) {
-        return { kind: "linked", identity: { ...identityKeyOf(identity), userId: identity.userId, createdAt: identity.createdAt } };
+        return {
+          kind: "linked",
+          identity: { ...identityKeyOf(identity), userId: identity.userId, createdAt: identity.createdAt },
+        };
       }
       const existing = this.#stmt.identityByKey.get(identity.provider, identity.issuer, identity.subject);
       if (existing === undefined) throw new Error("linkIdentity: the conflicting identity vanished");
