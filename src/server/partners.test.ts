@@ -65,6 +65,20 @@ describe("partners file", () => {
     expect(options.partners[1]).toMatchObject({ algorithm: "HS256", secret });
   });
 
+  it("reads each key's identity settings: partner, createUsers, adoptExistingUsers", () => {
+    const path = file("identities.json", {
+      partners: [
+        { keyId: "acme-2026", algorithm: "HS256", secret, partner: "acme", createUsers: false },
+        { keyId: "old-1", algorithm: "Ed25519", publicKeyFile: "acme.pub.pem", adoptExistingUsers: true },
+      ],
+    });
+    const [acme, old] = loadPartners(path, {}).partners;
+    expect(acme).toMatchObject({ partner: "acme", createUsers: false });
+    expect(acme).not.toHaveProperty("adoptExistingUsers");
+    expect(old).toMatchObject({ adoptExistingUsers: true });
+    expect(old).not.toHaveProperty("partner");
+  });
+
   it("stops start-up with a clear ConfigError that never shows a secret", () => {
     const bad: [unknown, RegExp][] = [
       ["{not json", /Cannot read partners file/],
@@ -79,6 +93,8 @@ describe("partners file", () => {
       ],
       [{ partners: [{ keyId: "a", algorithm: "Ed25519", publicKeyPem: "not a key" }] }, /not a public key/],
       [{ partners: [{ keyId: "a", algorithm: "HS256", secret }], extra: 1 }, /Invalid partners file/],
+      [{ partners: [{ keyId: "a", algorithm: "HS256", secret, partner: "a b" }] }, /partner "a b"/],
+      [{ partners: [{ keyId: "a", algorithm: "HS256", secret, createUsers: "no" }] }, /createUsers/],
     ];
     for (const [content, message] of bad) {
       const path = file("bad.json", content);
