@@ -198,17 +198,28 @@ export class RedisStore implements SessionStore {
 
   async createUser(user: NewUser): Promise<UserRecord | null> {
     this.#assertOpen();
-    // The record is written first under a fresh id, so the moment the username is taken
-    // it names a complete user; a lost race deletes the unreachable record again.
+    return this.#registerUser(user, (id) => ({
+      script: S.REGISTER_USER,
+      keys: [this.#keys.d("users:byname"), this.#keys.d("users")],
+      args: [user.usernameKey, String(id)],
+    }));
+  }
+
+  /**
+   * The record is written first under a fresh id, so the moment the username is taken it
+   * names a complete user; then `registration` (a script on the deployment slot) decides,
+   * and a lost race deletes the unreachable record again.
+   */
+  async #registerUser(
+    user: NewUser,
+    registration: (id: number) => { script: Script; keys: string[]; args: string[] },
+  ): Promise<UserRecord | null> {
     const id = Number(await this.#send(this.#keys.d("users:next"), ["INCR", this.#keys.d("users:next")]));
     const record: UserRecord = { ...user, id, disabledAt: null };
     const u = this.#keys.userKeys(id);
     await this.#send(u.user, ["HSET", u.user, ...toFields({ ...record })]);
-    const won = await this.#redis.run(
-      S.REGISTER_USER,
-      [this.#keys.d("users:byname"), this.#keys.d("users")],
-      ["0", this.#origin, STREAM_MAXLEN, user.usernameKey, String(id)],
-    );
+    const { script, keys, args } = registration(id);
+    const won = await this.#redis.run(script, keys, ["0", this.#origin, STREAM_MAXLEN, ...args]);
     if (won === 1) return record;
     await this.#send(u.user, ["DEL", u.user]);
     return null;
@@ -289,32 +300,16 @@ export class RedisStore implements SessionStore {
 
   async createUserWithIdentity(user: NewUser, identity: IdentityKey): Promise<UserRecord | null> {
     this.#assertOpen();
-    // As createUser: the record first under a fresh id, then the registration decides.
-    const id = Number(await this.#send(this.#keys.d("users:next"), ["INCR", this.#keys.d("users:next")]));
-    const record: UserRecord = { ...user, id, disabledAt: null };
-    const u = this.#keys.userKeys(id);
-    await this.#send(u.user, ["HSET", u.user, ...toFields({ ...record })]);
-    const won = await this.#redis.run(
-      S.REGISTER_IDENTITY_USER,
-      [
+    return this.#registerUser(user, (id) => ({
+      script: S.REGISTER_IDENTITY_USER,
+      keys: [
         this.#keys.d("users:byname"),
         this.#keys.d("users"),
         this.#keys.d("identities"),
         this.#identitySet(id),
       ],
-      [
-        "0",
-        this.#origin,
-        STREAM_MAXLEN,
-        user.usernameKey,
-        String(id),
-        identityField(identity),
-        `${id}:${user.createdAt}`,
-      ],
-    );
-    if (won === 1) return record;
-    await this.#send(u.user, ["DEL", u.user]);
-    return null;
+      args: [user.usernameKey, String(id), identityField(identity), `${id}:${user.createdAt}`],
+    }));
   }
 
   async linkIdentity(identity: IdentityRecord): Promise<LinkIdentityOutcome> {
