@@ -106,6 +106,11 @@ describe("resolveIdentity", () => {
     expect(await tessera.listIdentities(old.id)).toEqual([
       { provider: "vouch", issuer: "acme", subject: "olive", userId: old.id, linkedAt: expect.any(String) },
     ]);
+    await tessera.securityEventsSettled();
+    const { events } = await tessera.listSecurityEvents({ userId: old.id, kinds: ["identity_linked"] });
+    expect(events.map((event) => event.detail)).toEqual([
+      { reason: "adopted", provider: "vouch", issuer: "acme", subject: "olive" },
+    ]);
     // Linked now: another partner's "olive" is someone else.
     expect((await tessera.loginWith("vouch", { issuer: "globex", who: "olive" })).user.id).not.toBe(old.id);
     // A password user is never adopted.
@@ -152,6 +157,16 @@ describe("linkIdentity / unlinkIdentity", () => {
     expect(await tessera.unlinkIdentity(identity)).toBe(true);
     expect(await tessera.unlinkIdentity(identity)).toBe(false);
     expect((await tessera.loginWith("vouch", { issuer: "acme", who: "u-1" })).user.id).not.toBe(user.id);
+    // Both are in the user's security log, naming the identity.
+    await tessera.securityEventsSettled();
+    const { events } = await tessera.listSecurityEvents({
+      userId: user.id,
+      kinds: ["identity_linked", "identity_unlinked"],
+    });
+    expect(events.map((event) => [event.kind, event.detail]).reverse()).toEqual([
+      ["identity_linked", { reason: "linked", ...identity }],
+      ["identity_unlinked", { reason: "unlinked", ...identity }],
+    ]);
   });
 
   it("re-authenticates the linked user's session, not another's, and makes nothing for an unknown identity", async () => {

@@ -73,7 +73,7 @@ export async function resolveIdentity(
   const found = await fromStore(ctx.store.findIdentity(key));
   if (found !== null) return userOf(ctx, found);
   if (creating && options.adoptUnlinkedUser === true) {
-    const adopted = await adopt(ctx, key);
+    const adopted = await adopt(ctx, key, metadata);
     if (adopted !== null) return adopted;
   }
   if (!creating || options.create === false) {
@@ -117,12 +117,33 @@ export async function linkIdentity(
       issues: [{ path: "subject", message: "is linked to another user" }],
     });
   }
+  if (outcome.kind === "linked") recordLink(ctx, "identity_linked", outcome.identity, "linked");
   return shown(outcome.identity);
 }
 
 /** Unlinks an identity; its next login is a first sight again. False when it was not linked. */
-export async function unlinkIdentity(ctx: EngineContext, key: IdentityKey): Promise<boolean> {
-  return fromStore(ctx.store.unlinkIdentity(identityKey(key.provider, key)));
+export async function unlinkIdentity(ctx: EngineContext, identity: IdentityKey): Promise<boolean> {
+  const key = identityKey(identity.provider, identity);
+  const linked = await fromStore(ctx.store.findIdentity(key));
+  if (linked === null || !(await fromStore(ctx.store.unlinkIdentity(key)))) return false;
+  recordLink(ctx, "identity_unlinked", linked, "unlinked");
+  return true;
+}
+
+function recordLink(
+  ctx: EngineContext,
+  kind: "identity_linked" | "identity_unlinked",
+  identity: IdentityRecord,
+  reason: string,
+  metadata?: RequestMetadata,
+): void {
+  const { provider, issuer, subject } = identity;
+  ctx.security.record({
+    kind,
+    userId: identity.userId,
+    metadata,
+    detail: { reason, provider, issuer, subject },
+  });
 }
 
 export async function listIdentities(ctx: EngineContext, userId: number): Promise<LinkedIdentity[]> {
@@ -153,7 +174,11 @@ async function userOf(ctx: EngineContext, identity: IdentityRecord): Promise<Pub
 }
 
 /** The pre-identity user named by the subject, linked now — if it has no password and no identity. */
-async function adopt(ctx: EngineContext, key: IdentityKey): Promise<PublicUser | null> {
+async function adopt(
+  ctx: EngineContext,
+  key: IdentityKey,
+  metadata: RequestMetadata,
+): Promise<PublicUser | null> {
   let usernameKey: string;
   try {
     usernameKey = normaliseUsername(key.subject).key;
@@ -165,6 +190,7 @@ async function adopt(ctx: EngineContext, key: IdentityKey): Promise<PublicUser |
   if ((await fromStore(ctx.store.listIdentities(user.id))).length > 0) return null;
   const outcome = await fromStore(ctx.store.linkIdentity({ ...key, userId: user.id, createdAt: ctx.now() }));
   if (outcome.kind === "no_user") return null;
+  if (outcome.kind === "linked") recordLink(ctx, "identity_linked", outcome.identity, "adopted", metadata);
   return userOf(ctx, outcome.identity);
 }
 
