@@ -82,6 +82,7 @@ export async function benchLinks(): Promise<void> {
     metadata: {},
     now: Date.now,
     verifyPassword: async () => user,
+    resolveIdentity: async () => user,
     findOrCreateUser: async () => user,
     rememberNonce: async () => true,
   };

@@ -9,6 +9,7 @@ export type { Authenticated } from "./engine/authenticate.js";
 export type { EngineEvent } from "./engine/context.js";
 export type { FreshnessOptions } from "./engine/freshness.js";
 export type { HookHandler, HookName, HookPayloads, HookResults, UpgradeRequest } from "./engine/hooks.js";
+export type { LinkedIdentity, ProviderIdentity, ResolveIdentityOptions } from "./engine/identities.js";
 export type { IssuedLink, IssueLinkInput, LinkInfo, RedeemedLink } from "./engine/links.js";
 export type { JwtOptions, TesseraOptions } from "./engine/options.js";
 export type {
@@ -51,7 +52,7 @@ export type {
 export type { ErrorCode, FieldIssue } from "./errors.js";
 export { ERROR_CODES, isTesseraError, TesseraError, toTesseraError } from "./errors.js";
 export { MemoryStore } from "./stores/memory/memory-store.js";
-export type { SessionStore, StoreEvent, StoreEventFeed } from "./stores/session-store.js";
+export type { IdentityKey, SessionStore, StoreEvent, StoreEventFeed } from "./stores/session-store.js";
 export { StoreOpenError } from "./stores/session-store.js";
 // The HTTP surface's framework-free pieces, for guards on frameworks Tessera has no adapter for.
 export {

@@ -29,12 +29,13 @@ function layerOf(path: string): string {
   if (rel === "errors.ts") return "errors";
   // The package's entry points (`tessera`, `tessera/sqlite`, …) re-export; they may reach anything.
   if (rel === "index.ts" || rel.startsWith("entry/")) return "index";
-  // The interface, the listener set every store's event feed is built on, and the event row
-  // format the SQL stores share.
+  // The interface, the listener set every store's event feed is built on, the event row
+  // format the SQL stores share, and the identity helpers every store shares.
   if (
     rel === "stores/session-store.ts" ||
     rel === "stores/event-listeners.ts" ||
-    rel === "stores/event-rows.ts"
+    rel === "stores/event-rows.ts" ||
+    rel === "stores/identities.ts"
   )
     return "stores/interface";
   if (rel === "stores/conformance.ts") return "stores/conformance";

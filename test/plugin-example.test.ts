@@ -53,7 +53,7 @@ describe("example plugin over HTTP", () => {
     expect(response.status).toBe(200);
     const pair = (await response.json()) as TokenPair;
     expect(pair.tokenType).toBe("session");
-    expect(pair.user.username).toBe("wile");
+    expect(pair.user.username).toBe("acme-ticket|wile");
     expect(plugin.audit.at(-1)).toEqual({
       sessionId: pair.sessionId,
       userId: pair.user.id,
@@ -83,7 +83,7 @@ describe("example plugin over HTTP", () => {
     const { accessToken } = (await login.json()) as TokenPair;
     const me = await fetch(`${base}/acme/me`, { headers: { authorization: `Bearer ${accessToken}` } });
     expect(me.status).toBe(200);
-    expect(await me.json()).toEqual({ username: "coyote", plan: "free" });
+    expect(await me.json()).toEqual({ username: "acme-ticket|coyote", plan: "free" });
     const anonymous = await fetch(`${base}/acme/me`);
     expect(anonymous.status).toBe(401);
     expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe("token_invalid");
@@ -106,7 +106,7 @@ describe("example plugin over HTTP", () => {
     const xml = await redeemed.text();
     const token = /token="(tss_[^"]+)"/.exec(xml)?.[1] ?? "";
     const { session, user } = await tessera.validate(token);
-    expect(user.username).toBe("road");
+    expect(user.username).toBe("acme-ticket|road");
     expect(session.data).toEqual({ via: "acme", plan: "pro" });
 
     const again = await fetch(base + path);

@@ -68,7 +68,9 @@ export function acmePlugin(options: AcmePluginOptions): AcmePlugin {
       if (!timingSafeEqual(expected, Buffer.from(input.ticket, "hex"))) {
         throw new TesseraError("invalid_credentials", "The Acme ticket is not valid.");
       }
-      const user = await context.findOrCreateUser(input.account);
+      // Acme's account names are Acme's namespace, not this deployment's usernames: an Acme
+      // "alice" is not the local user alice unless an operator linked them (`tessera users link`).
+      const user = await context.resolveIdentity({ issuer: "", subject: input.account });
       return { user, data: { via: "acme", plan: input.plan }, tokenType: "session" };
     },
     // Acme's clients read XML; everyone else gets Tessera's default (redirect or JSON).

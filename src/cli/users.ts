@@ -1,15 +1,18 @@
 /**
- * `tessera users add|list|disable|enable|delete`. The password of `users add` comes from
+ * `tessera users add|list|disable|enable|delete|link|unlink|identities`. The password of `users add` comes from
  * `--password-stdin`, `TESSERA_PASSWORD` or a hidden prompt — never from an argument, which
  * shell history and `ps` would keep. `disable` and `delete` end every session of the user at
  * once; a running server hears of it through the store's event feed and closes their
  * sockets. `delete` cannot be undone: it asks for the username again on a terminal, and
- * anywhere else (CI, scripts: no terminal to ask on) it needs `--yes`.
+ * anywhere else (CI, scripts: no terminal to ask on) it needs `--yes`. `link` ties a
+ * provider identity (a partner's `sub`) to an existing user — the only way such an
+ * identity reaches a user it did not create.
  */
 import { Command } from "commander";
 import type { Tessera } from "../engine/tessera.js";
 import type { PublicUser } from "../engine/types.js";
 import { TesseraError } from "../errors.js";
+import type { IdentityKey } from "../stores/session-store.js";
 import { type CliIO, promptHidden, promptLine, readStdin } from "./io.js";
 import { withEngine, withStoreOptions } from "./store-options.js";
 import { iso, printRows } from "./table.js";
@@ -122,5 +125,73 @@ export function usersCommand(io: CliIO): Command {
     io.out(`Deleted user ${username}; ${sessions(ended)} ended.`);
   });
 
+  const identityOptions = (command: Command): Command =>
+    command
+      .requiredOption("--provider <name>", "the provider, e.g. signed-payload")
+      .option(
+        "--issuer <partner>",
+        "the partner or issuer inside the provider (signed-payload: the key's partner)",
+        "",
+      )
+      .requiredOption("--subject <id>", "the partner's id of the person (signed-payload: the payload's sub)");
+
+  withStoreOptions(
+    identityOptions(
+      users
+        .command("link")
+        .description("link a provider identity to a user: that provider's logins of it become this user's")
+        .argument("<username>"),
+    ),
+  ).action(async (username: string, options: IdentityFlags, command: Command) => {
+    const linked = await withEngine(command, io, async ({ tessera }) =>
+      tessera.linkIdentity({ ...identityOf(options), userId: (await userNamed(tessera, username)).id }),
+    );
+    io.out(`Linked ${describeIdentity(linked)} to user ${username}.`);
+  });
+
+  withStoreOptions(
+    identityOptions(
+      users
+        .command("unlink")
+        .description("unlink a provider identity; its next login is a first sight again"),
+    ),
+  ).action(async (options: IdentityFlags, command: Command) => {
+    const identity = identityOf(options);
+    const removed = await withEngine(command, io, ({ tessera }) => tessera.unlinkIdentity(identity));
+    if (!removed) throw new TesseraError("not_found", `${describeIdentity(identity)} is not linked.`);
+    io.out(`Unlinked ${describeIdentity(identity)}.`);
+  });
+
+  withStoreOptions(
+    users
+      .command("identities")
+      .description("list the provider identities linked to a user")
+      .argument("<username>")
+      .option("--json", "print JSON"),
+  ).action(async (username: string, options: { json?: boolean }, command: Command) => {
+    const linked = await withEngine(command, io, async ({ tessera }) =>
+      tessera.listIdentities((await userNamed(tessera, username)).id),
+    );
+    printRows(
+      io,
+      linked.map(({ provider, issuer, subject, linkedAt }) => ({ provider, issuer, subject, linkedAt })),
+      { json: options.json === true, empty: `No identities are linked to ${username}.` },
+    );
+  });
+
   return users;
+}
+
+interface IdentityFlags {
+  readonly provider: string;
+  readonly issuer: string;
+  readonly subject: string;
+}
+
+function identityOf(options: IdentityFlags): IdentityKey {
+  return { provider: options.provider, issuer: options.issuer, subject: options.subject };
+}
+
+function describeIdentity(identity: IdentityKey): string {
+  return `${identity.provider} identity ${JSON.stringify(identity.subject)}${identity.issuer === "" ? "" : ` of ${identity.issuer}`}`;
 }

@@ -55,7 +55,8 @@ export async function reauthenticate(ctx: EngineContext, input: ReauthenticateIn
     await verifyPassword(ctx, user.username, password, metadata);
     method = "pwd";
   } else {
-    const proved = await authenticateWith(ctx, input.provider, input.fields, metadata);
+    // An identity not yet linked proves nobody here: nothing is created or adopted.
+    const proved = await authenticateWith(ctx, input.provider, input.fields, metadata, "reauthenticate");
     if (proved.user.id !== user.id) {
       throw new TesseraError("invalid_credentials", "That proof is not of this session's user.");
     }

@@ -24,17 +24,42 @@ export interface LoginWithOptions {
   readonly tokenType?: SessionTokenType;
 }
 
+/**
+ * Runs the provider. A proof it refuses (`invalid_credentials`) is recorded as
+ * `login_failed` naming the provider — unless it was a password, which `verifyPassword`
+ * recorded already.
+ */
 export async function authenticateWith(
   ctx: EngineContext,
   providerName: string,
   body: unknown,
   metadata: RequestMetadata = {},
+  purpose: "login" | "reauthenticate" = "login",
 ): Promise<Authenticated> {
   const provider = ctx.providers.get(providerName);
   if (provider === undefined) throw new TesseraError("not_found", "No such login provider.");
   const input = parseProviderInput(provider, body);
-  const result = await provider.authenticate(input, providerContext(ctx, metadata));
-  return { ...result, provider: provider.name };
+  const context = providerContext(ctx, metadata, provider.name, purpose);
+  let checkedPassword = false;
+  try {
+    const result = await provider.authenticate(input, {
+      ...context,
+      verifyPassword(username, password) {
+        checkedPassword = true;
+        return context.verifyPassword(username, password);
+      },
+    });
+    return { ...result, provider: provider.name };
+  } catch (error) {
+    if (!checkedPassword && error instanceof TesseraError && error.code === "invalid_credentials") {
+      ctx.security.record({
+        kind: "login_failed",
+        metadata,
+        detail: { provider: provider.name, reason: "invalid_credentials" },
+      });
+    }
+    throw error;
+  }
 }
 
 /** Logs in through a named provider: its result becomes a new session. */

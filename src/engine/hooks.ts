@@ -20,8 +20,9 @@ export interface UpgradeRequest {
 export interface HookPayloads {
   /**
    * A new user is about to be created: by self-registration (`register`, `POST
-   * /auth/register`) or by a provider meeting a username for the first time
-   * (`findOrCreateUser`). Throw to refuse (a `TesseraError` reaches the client as it is,
+   * /auth/register`) or by a provider meeting a username (`findOrCreateUser`) or an
+   * identity (`resolveIdentity`: `username` is the `provider|issuer|subject` name the user
+   * will get) for the first time. Throw to refuse (a `TesseraError` reaches the client as it is,
    * e.g. `forbidden` or `registration_closed`); nothing is written. Not called for
    * `createUser`, the operator's way (`tessera users add`).
    */

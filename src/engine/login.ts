@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { TesseraError } from "../errors.js";
-import { normaliseUsername } from "../passwords/username.js";
+import { normaliseLocalUsername, normaliseUsername } from "../passwords/username.js";
 import type { CreateSessionInput, SessionRecord } from "../stores/session-store.js";
 import { digestToken, generateOpaqueToken } from "../tokens/opaque.js";
 import {
@@ -18,6 +18,7 @@ import {
   revokeSessions,
   tokenPair,
 } from "./context.js";
+import { resolveIdentity } from "./identities.js";
 import type { ProviderContext } from "./providers.js";
 import { deviceDetail } from "./security-log.js";
 import { toPublicSession } from "./session-cache.js";
@@ -92,7 +93,10 @@ export async function verifyPassword(
       userId: user?.id ?? null,
       usernameKey: key,
       metadata,
-      detail: { reason: ok && user !== null ? "user_disabled" : "invalid_credentials" },
+      detail: {
+        provider: "password",
+        reason: ok && user !== null ? "user_disabled" : "invalid_credentials",
+      },
     });
     if (throttle !== null) await fromStore(throttle.failure(key, ip, ctx.now()));
     throw new TesseraError("invalid_credentials", "The username or password is incorrect.");
@@ -112,15 +116,28 @@ function rehash(ctx: EngineContext, userId: number, password: string): void {
     .catch((error: unknown) => ctx.reportError(error, "password rehash"));
 }
 
-export function providerContext(ctx: EngineContext, metadata: RequestMetadata): ProviderContext {
+/**
+ * What `provider` may use while it runs. `purpose` "reauthenticate" proves an existing
+ * session's user: nothing is created or adopted then.
+ */
+export function providerContext(
+  ctx: EngineContext,
+  metadata: RequestMetadata,
+  provider: string,
+  purpose: "login" | "reauthenticate" = "login",
+): ProviderContext {
+  const creating = purpose === "login";
   return {
     metadata,
     now: ctx.now,
     verifyPassword: (username, password) => verifyPassword(ctx, username, password, metadata),
+    resolveIdentity: (identity, options = {}) =>
+      resolveIdentity(ctx, provider, identity, options, metadata, creating),
     async findOrCreateUser(username) {
-      const name = normaliseUsername(username);
+      const name = normaliseLocalUsername(username);
       const existing = await fromStore(ctx.store.findUserByUsernameKey(name.key));
       if (existing !== null) return publicUser(existing);
+      if (!creating) throw new TesseraError("invalid_credentials", "No such user.");
       await ctx.hooks.run("beforeRegister", { username: name.display, source: "provider", metadata });
       const created = await fromStore(
         ctx.store.createUser({

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { TesseraError } from "../errors.js";
 import type { JsonValue, SessionTokenType } from "../stores/session-store.js";
+import type { ProviderIdentity, ResolveIdentityOptions } from "./identities.js";
 import type { PublicUser, RequestMetadata } from "./types.js";
 
 /** What a provider's `authenticate` may use. */
@@ -18,7 +19,20 @@ export interface ProviderContext {
   now(): number;
   /** Checks a password; throws `invalid_credentials` (same time for unknown users). */
   verifyPassword(username: string, password: string): Promise<PublicUser>;
-  /** Finds the user by name, creating a password-less one on first sight. */
+  /**
+   * The user of an identity this provider vouches for: `(this provider, issuer, subject)`,
+   * a namespace of its own. It is never the local user of the same name unless an
+   * operator linked the two (`tessera users link`); on first sight it gets a new user named
+   * `<provider>|<issuer>|<subject>` (or refuses, with `create: false`). Use this for
+   * identities asserted by another system (a partner, an identity provider).
+   */
+  resolveIdentity(identity: ProviderIdentity, options?: ResolveIdentityOptions): Promise<PublicUser>;
+  /**
+   * Finds the user by *local* username, creating a password-less one on first sight. The
+   * local username space: a name that is a password user's IS that user. Only for a
+   * provider whose names are this deployment's own (a kiosk badge issued to local users);
+   * never for names another system chose — use `resolveIdentity`.
+   */
   findOrCreateUser(username: string): Promise<PublicUser>;
   /** Atomic replay guard: true the first time `key` is seen before `expiresAt`, false after. */
   rememberNonce(key: string, expiresAt: number): Promise<boolean>;

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { TesseraError } from "../errors.js";
-import { normaliseUsername } from "../passwords/username.js";
+import { normaliseLocalUsername } from "../passwords/username.js";
 import { type EngineContext, fromStore, publicUser } from "./context.js";
 import type { PublicUser, RequestMetadata } from "./types.js";
 
@@ -22,7 +22,7 @@ export async function register(ctx: EngineContext, input: RegisterInput): Promis
   if (ctx.options.registration === "closed") {
     throw new TesseraError("registration_closed", "Registration is closed on this server.");
   }
-  const name = normaliseUsername(input.username);
+  const name = normaliseLocalUsername(input.username);
   if (input.password !== null) ctx.hasher.checkPolicy(input.password);
   await ctx.hooks.run("beforeRegister", {
     username: name.display,
@@ -34,7 +34,7 @@ export async function register(ctx: EngineContext, input: RegisterInput): Promis
 
 /** An operator creates a user: no registration policy, no `beforeRegister` hook. */
 export async function createUser(ctx: EngineContext, input: RegisterInput): Promise<PublicUser> {
-  const name = normaliseUsername(input.username);
+  const name = normaliseLocalUsername(input.username);
   if (input.password !== null) ctx.hasher.checkPolicy(input.password);
   return insertUser(ctx, name, input.password);
 }

@@ -35,6 +35,8 @@ export const SECURITY_EVENT_KINDS = [
   "password_changed",
   "user_disabled",
   "user_deleted",
+  "identity_linked",
+  "identity_unlinked",
 ] as const satisfies readonly SecurityEventKind[];
 
 // A kind added to the union but not to the list fails to compile here.

@@ -15,7 +15,7 @@ import type { JWK } from "jose";
 import { TesseraError } from "../errors.js";
 import { PasswordHasher } from "../passwords/password-hasher.js";
 import { normaliseUsername } from "../passwords/username.js";
-import type { JsonValue, SessionStore } from "../stores/session-store.js";
+import type { IdentityKey, JsonValue, SessionStore } from "../stores/session-store.js";
 import type { SigningAlgorithm } from "../tokens/keys.js";
 import {
   type ChangePasswordInput,
@@ -29,6 +29,7 @@ import { type EngineContext, type EngineEvent, fromStore, publicUser, sessionPro
 import { Denylist } from "./denylist.js";
 import { checkFreshness, type FreshnessOptions } from "./freshness.js";
 import { type HookHandler, type HookName, Hooks } from "./hooks.js";
+import { type LinkedIdentity, linkIdentity, listIdentities, unlinkIdentity } from "./identities.js";
 import { checkSession } from "./idle.js";
 import { JwtCache } from "./jwt-cache.js";
 import { KeyRing } from "./key-ring.js";
@@ -347,6 +348,26 @@ export class Tessera {
    */
   deleteUser(userId: number): Promise<number> {
     return deleteUser(this.#ctx, userId);
+  }
+
+  /**
+   * Links a provider identity — `(provider, issuer, subject)`, e.g. the partner `acme`'s
+   * `alice` through `signed-payload` — to an existing user: that provider's logins of it
+   * become this user's, and it can re-authenticate the user's sessions. An identity linked
+   * to another user is `invalid_request` (unlink it first); an unknown user `not_found`.
+   */
+  linkIdentity(input: IdentityKey & { readonly userId: number }): Promise<LinkedIdentity> {
+    return linkIdentity(this.#ctx, input);
+  }
+
+  /** Unlinks an identity (its next login is a first sight again); false when it was not linked. */
+  unlinkIdentity(identity: IdentityKey): Promise<boolean> {
+    return unlinkIdentity(this.#ctx, identity);
+  }
+
+  /** The provider identities linked to a user, oldest first. */
+  listIdentities(userId: number): Promise<LinkedIdentity[]> {
+    return listIdentities(this.#ctx, userId);
   }
 
   /**

@@ -84,7 +84,9 @@ export type SecurityEventKind =
   | "key_rotated"
   | "password_changed"
   | "user_disabled"
-  | "user_deleted";
+  | "user_deleted"
+  | "identity_linked"
+  | "identity_unlinked";
 
 /**
  * One entry of the security log as applications and `GET /auth/events` show it. Never a

@@ -40,3 +40,30 @@ export function normaliseUsername(raw: string): NormalisedUsername {
   }
   return { display, key: display.toLocaleLowerCase("und").normalize("NFKC") };
 }
+
+/**
+ * Marks the usernames Tessera makes for provider identities (`signed-payload|acme|alice`):
+ * no name chosen locally may contain it, so a partner's user can never be given, or be
+ * mistaken for, a local user's name.
+ */
+export const IDENTITY_NAME_MARK = "|";
+
+/**
+ * A name for a local account (registration, `tessera users add`, a provider's
+ * `findOrCreateUser`): normalised as every username is, and without `IDENTITY_NAME_MARK`.
+ * Names made before the rule existed keep working: logins only normalise.
+ */
+export function normaliseLocalUsername(raw: string): NormalisedUsername {
+  const name = normaliseUsername(raw);
+  if (name.display.includes(IDENTITY_NAME_MARK)) {
+    throw new TesseraError("invalid_request", `The username must not contain "${IDENTITY_NAME_MARK}".`, {
+      issues: [
+        {
+          path: "username",
+          message: `must not contain "${IDENTITY_NAME_MARK}" (it marks the names of provider identities)`,
+        },
+      ],
+    });
+  }
+  return name;
+}

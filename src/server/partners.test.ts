@@ -46,12 +46,12 @@ describe("partners file", () => {
     const acme = { keyId: "acme-2026", privateKey: ed.privateKey };
     const viaEd = await login(signPayload(acme, { sub: "ana", iat, nonce: "n-0123456789abcdef" }));
     expect(viaEd.statusCode).toBe(200);
-    expect(body<TokenPair>(viaEd).user.username).toBe("ana");
+    expect(body<TokenPair>(viaEd).user.username).toBe("signed-payload|acme-2026|ana");
     const viaHmac = await login(
       signPayload({ keyId: "globex-1", secret }, { sub: "bo", iat, nonce: "n-0123456789abcdef" }),
     );
     expect(viaHmac.statusCode).toBe(200);
-    expect(body<TokenPair>(viaHmac).user.username).toBe("bo");
+    expect(body<TokenPair>(viaHmac).user.username).toBe("signed-payload|globex-1|bo");
     // maxAgeSeconds 120 from the file, plus the default 30 s of skew.
     const stale = await login(signPayload(acme, { sub: "ana", iat: iat - 151, nonce: "n-fedcba9876543210" }));
     expect(stale.statusCode).toBe(401);
@@ -63,6 +63,20 @@ describe("partners file", () => {
     expect(options.maxAgeSeconds).toBe(120);
     expect(options.partners.map((partner) => partner.keyId)).toEqual(["acme-2026", "globex-1"]);
     expect(options.partners[1]).toMatchObject({ algorithm: "HS256", secret });
+  });
+
+  it("reads each key's identity settings: partner, createUsers, adoptExistingUsers", () => {
+    const path = file("identities.json", {
+      partners: [
+        { keyId: "acme-2026", algorithm: "HS256", secret, partner: "acme", createUsers: false },
+        { keyId: "old-1", algorithm: "Ed25519", publicKeyFile: "acme.pub.pem", adoptExistingUsers: true },
+      ],
+    });
+    const [acme, old] = loadPartners(path, {}).partners;
+    expect(acme).toMatchObject({ partner: "acme", createUsers: false });
+    expect(acme).not.toHaveProperty("adoptExistingUsers");
+    expect(old).toMatchObject({ adoptExistingUsers: true });
+    expect(old).not.toHaveProperty("partner");
   });
 
   it("stops start-up with a clear ConfigError that never shows a secret", () => {
@@ -79,6 +93,8 @@ describe("partners file", () => {
       ],
       [{ partners: [{ keyId: "a", algorithm: "Ed25519", publicKeyPem: "not a key" }] }, /not a public key/],
       [{ partners: [{ keyId: "a", algorithm: "HS256", secret }], extra: 1 }, /Invalid partners file/],
+      [{ partners: [{ keyId: "a", algorithm: "HS256", secret, partner: "a b" }] }, /partner "a b"/],
+      [{ partners: [{ keyId: "a", algorithm: "HS256", secret, createUsers: "no" }] }, /createUsers/],
     ];
     for (const [content, message] of bad) {
       const path = file("bad.json", content);

@@ -14,6 +14,12 @@
  * }
  * ```
  *
+ * Each key may name its `partner` (the issuer of the identities it vouches for; default the
+ * keyId, so keys of one partner should share it), refuse unknown identities
+ * (`"createUsers": false`: only linked ones sign in) and, when upgrading from a Tessera
+ * without identities, adopt the password-less users this partner made before
+ * (`"adoptExistingUsers": true`; see `engine/identities.ts`).
+ *
  * A key is given inline (`publicKeyPem`, `secret`), as a file beside the partners file
  * (`publicKeyFile`), or, for secrets, by the name of an environment variable
  * (`secretEnv`) so the secret itself need not sit in a file. Errors name the partner and
@@ -38,6 +44,9 @@ const partnerEntry = z
     publicKeyFile: z.string().min(1).optional(),
     secret: z.string().min(1).optional(),
     secretEnv: z.string().min(1).optional(),
+    partner: z.string().min(1).optional(),
+    createUsers: z.boolean().optional(),
+    adoptExistingUsers: z.boolean().optional(),
   })
   .strict();
 
@@ -70,12 +79,17 @@ export function loadPartners(
   }
   const partners = parsed.data.partners.map((entry): SignedPayloadPartner => {
     const where = `partner "${entry.keyId}" in ${path}`;
+    const identities = {
+      ...(entry.partner === undefined ? {} : { partner: entry.partner }),
+      ...(entry.createUsers === undefined ? {} : { createUsers: entry.createUsers }),
+      ...(entry.adoptExistingUsers === undefined ? {} : { adoptExistingUsers: entry.adoptExistingUsers }),
+    };
     if (entry.algorithm === "Ed25519") {
       if ((entry.publicKeyPem === undefined) === (entry.publicKeyFile === undefined)) {
         throw new ConfigError(`${where}: give exactly one of publicKeyPem and publicKeyFile.`);
       }
       const pem = entry.publicKeyPem ?? readKeyFile(resolve(dirname(path), entry.publicKeyFile ?? ""), where);
-      return { keyId: entry.keyId, algorithm: "Ed25519", publicKeyPem: pem };
+      return { keyId: entry.keyId, algorithm: "Ed25519", publicKeyPem: pem, ...identities };
     }
     if ((entry.secret === undefined) === (entry.secretEnv === undefined)) {
       throw new ConfigError(`${where}: give exactly one of secret and secretEnv.`);
@@ -84,7 +98,7 @@ export function loadPartners(
     if (secret === undefined || secret === "") {
       throw new ConfigError(`${where}: environment variable ${entry.secretEnv} is not set.`);
     }
-    return { keyId: entry.keyId, algorithm: "HS256", secret };
+    return { keyId: entry.keyId, algorithm: "HS256", secret, ...identities };
   });
   const options: SignedPayloadOptions = {
     partners,

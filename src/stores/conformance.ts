@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe } from "vitest";
 import { describeAccounts } from "./conformance/accounts.js";
 import { describeAtomicity } from "./conformance/atomicity.js";
 import { Fixture, type OpenedStore } from "./conformance/fixture.js";
+import { describeIdentities } from "./conformance/identities.js";
 import { describeLinks } from "./conformance/links.js";
 import { describeLogs } from "./conformance/logs.js";
 import { describeMaintenance } from "./conformance/maintenance.js";
@@ -43,6 +44,7 @@ export function describeSessionStoreConformance(name: string, open: () => Promis
 
     describeUsers(fixture);
     describeAccounts(fixture);
+    describeIdentities(fixture);
     describeSessions(fixture);
     describeRevocation(fixture);
     describeRotation(fixture);

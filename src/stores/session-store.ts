@@ -38,6 +38,31 @@ export interface UserRecord {
 
 export type NewUser = Omit<UserRecord, "id" | "disabledAt">;
 
+/**
+ * Who a provider says someone is. Provider identities are a namespace of their own, apart
+ * from usernames: `(provider, issuer, subject)` names one person of one partner of one
+ * provider, and only the identity table says which user that is.
+ */
+export interface IdentityKey {
+  /** The provider's name (`signed-payload`). */
+  readonly provider: string;
+  /** The partner or issuer inside the provider (`acme`); `""` for a provider with one. */
+  readonly issuer: string;
+  /** The issuer's id of the person, exactly as it sent it (compared byte for byte). */
+  readonly subject: string;
+}
+
+export interface IdentityRecord extends IdentityKey {
+  readonly userId: number;
+  readonly createdAt: number;
+}
+
+export type LinkIdentityOutcome =
+  | { readonly kind: "linked"; readonly identity: IdentityRecord }
+  /** The identity was linked already (to this user or another): the existing link, unchanged. */
+  | { readonly kind: "taken"; readonly identity: IdentityRecord }
+  | { readonly kind: "no_user" };
+
 export type SessionTokenType = "jwt" | "session";
 
 export interface SessionMetadata {
@@ -360,12 +385,31 @@ export interface SessionStore {
   enableUser(userId: number): Promise<boolean>;
   /**
    * Atomic: revokes every live session of the user (reason `user_deleted`), deletes the
-   * user, their links, counters and session data; the username becomes free. Revoked
+   * user, their links, identities, counters and session data; the username becomes free. Revoked
    * sessions stay as tombstones (with `data` null) until purged, so their tokens keep
    * answering `token_revoked`. Returns the sessions it revoked; null for an unknown user.
    * Security events of the user are kept (they are the audit trail). Emits `user_updated`.
    */
   deleteUser(userId: number, now: number, denyUntil: number): Promise<SessionRecord[] | null>;
+
+  // Provider identities (deleteUser removes the user's identities with the user)
+  /**
+   * Atomic: creates the user and links `identity` to them in one step. Null, with nothing
+   * written, when the username key or the identity is taken; of concurrent creates for one
+   * identity exactly one succeeds. The identity's `createdAt` is the user's.
+   */
+  createUserWithIdentity(user: NewUser, identity: IdentityKey): Promise<UserRecord | null>;
+  /**
+   * Atomic insert-if-absent on (provider, issuer, subject): of concurrent links of one
+   * identity exactly one gets `linked`, the others `taken` with the winner's record. An
+   * unknown (or deleted) user gives `no_user` and writes nothing.
+   */
+  linkIdentity(identity: IdentityRecord): Promise<LinkIdentityOutcome>;
+  findIdentity(key: IdentityKey): Promise<IdentityRecord | null>;
+  /** The user's identities, oldest first (then by provider, issuer, subject). */
+  listIdentities(userId: number): Promise<IdentityRecord[]>;
+  /** Removes the link; false when there was none. */
+  unlinkIdentity(key: IdentityKey): Promise<boolean>;
 
   // Sessions
   /**

@@ -8,7 +8,7 @@ import type { JsonValue } from "../../stores/session-store.js";
 import { type SignedPayloadInput, signingInput } from "./signed-payload.js";
 
 export interface PartnerClaims {
-  /** The username. */
+  /** The partner's id of the user (its own namespace: not a local username). */
   readonly sub: string;
   /** Issued at, whole seconds since the epoch. */
   readonly iat: number;

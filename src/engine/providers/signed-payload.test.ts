@@ -56,7 +56,8 @@ describe.each([
   it("a valid payload finds or creates its user and starts a session carrying its data", async () => {
     const { tessera, clock } = await setup();
     const pair = await tessera.loginWith("signed-payload", signPayload(key, claims(clock())));
-    expect(pair.user.username).toBe("partner-user");
+    // The partner's namespace: the key's partner (its keyId here) and the sub.
+    expect(pair.user.username).toBe(`signed-payload|${key.keyId}|partner-user`);
     const { session } = await tessera.validate(pair.accessToken);
     expect(session.data).toEqual({ basket: [1, 2, 3], locale: "fr-CH" });
     // The same user again, not a second one.
@@ -95,7 +96,7 @@ describe.each([
     // 60 s window plus 30 s skew: 89 s old passes, 91 s old does not.
     expect(
       (await tessera.loginWith("signed-payload", signPayload(key, claims(now - 89_000)))).user.username,
-    ).toBe("partner-user");
+    ).toBe(`signed-payload|${key.keyId}|partner-user`);
     const stale = await tessera
       .loginWith("signed-payload", signPayload(key, claims(now - 91_000)))
       .catch((e) => e);

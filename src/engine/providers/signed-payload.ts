@@ -5,7 +5,7 @@
  * starts a session carrying the payload's `data`.
  *
  * Request body: `{ keyId, payload, signature }` where `payload` is base64url (no padding)
- * of the UTF-8 JSON `{ sub, iat, nonce, data?, deviceId? }` — `sub` the username, `iat`
+ * of the UTF-8 JSON `{ sub, iat, nonce, data?, deviceId? }` — `sub` the partner's id of the user, `iat`
  * the issue time in whole seconds since the epoch, `nonce` 16 to 128 characters of
  * `[A-Za-z0-9._~-]` never used before with this key — and `signature` is base64url of the
  * signature over exactly these ASCII bytes:
@@ -21,11 +21,16 @@
  * Checks run cheapest-safe first: the key, then the signature (nothing unsigned is parsed
  * beyond its shape), then freshness, then the nonce, which is remembered atomically in the
  * store (every node sharing it refuses a replay) until the payload could no longer be fresh.
+ *
+ * `sub` is the partner's id of the person, not a local username: the session's user is the
+ * one linked to the identity (`signed-payload`, the key's `partner`, `sub`) — see
+ * `engine/identities.ts`. A partner signing `sub: "alice"` is not the local user `alice`.
  */
 import { createHmac, createPublicKey, type KeyObject, timingSafeEqual, verify } from "node:crypto";
 import { z } from "zod";
 import { TesseraError } from "../../errors.js";
 import type { JsonValue, SessionTokenType } from "../../stores/session-store.js";
+import type { ResolveIdentityOptions } from "../identities.js";
 import type { AuthProvider } from "../providers.js";
 
 export const SIGNED_PAYLOAD_CONTEXT = "tessera.signed-payload.v1.";
@@ -40,6 +45,24 @@ export interface SignedPayloadPartner {
   readonly publicKeyPem?: string;
   /** The shared secret, at least 32 bytes (for `HS256`). */
   readonly secret?: string | Uint8Array;
+  /**
+   * The partner this key belongs to: the issuer of its identities. Keys of one partner
+   * (a rotation) share it, so its users stay theirs. Letters, digits and `._:-`, up to 128.
+   * @default the keyId
+   */
+  readonly partner?: string;
+  /**
+   * Give a `sub` seen for the first time a new user. Off, only identities an operator
+   * linked (`tessera users link`) sign in; others get `invalid_credentials`. @default true
+   */
+  readonly createUsers?: boolean;
+  /**
+   * Upgrading from a Tessera without identities, where this partner's `sub` was the
+   * username: a `sub` seen for the first time takes over the user of that name if it has
+   * no password and no identity yet (a user this provider made before), instead of a new
+   * user. A password user is never taken over. @default false
+   */
+  readonly adoptExistingUsers?: boolean;
 }
 
 export interface SignedPayloadOptions {
@@ -86,6 +109,12 @@ const claimsSchema = z
 
 type Verifier = (signingInput: Buffer, signature: Buffer) => boolean;
 
+interface ConfiguredKey {
+  readonly verify: Verifier;
+  readonly partner: string;
+  readonly options: ResolveIdentityOptions;
+}
+
 /** The bytes a partner signs for `keyId` and the base64url `payload`. */
 export function signingInput(keyId: string, payload: string): Buffer {
   return Buffer.from(`${SIGNED_PAYLOAD_CONTEXT}${keyId}.${payload}`, "ascii");
@@ -99,22 +128,30 @@ export function signedPayloadProvider(options: SignedPayloadOptions): AuthProvid
       "signedPayloadProvider: maxAgeSeconds must be positive and clockSkewSeconds not negative",
     );
   }
-  const verifiers = new Map<string, Verifier>();
+  const keys = new Map<string, ConfiguredKey>();
   for (const partner of options.partners) {
     if (!KEY_ID.test(partner.keyId))
       throw new TypeError(`Partner key id "${partner.keyId}" must match ${KEY_ID}`);
-    if (verifiers.has(partner.keyId))
-      throw new TypeError(`Partner key id "${partner.keyId}" is configured twice`);
-    verifiers.set(partner.keyId, verifierFor(partner));
+    if (keys.has(partner.keyId)) throw new TypeError(`Partner key id "${partner.keyId}" is configured twice`);
+    if (partner.partner !== undefined && !KEY_ID.test(partner.partner))
+      throw new TypeError(`Partner "${partner.keyId}": partner "${partner.partner}" must match ${KEY_ID}`);
+    keys.set(partner.keyId, {
+      verify: verifierFor(partner),
+      partner: partner.partner ?? partner.keyId,
+      options: {
+        create: partner.createUsers ?? true,
+        adoptUnlinkedUser: partner.adoptExistingUsers ?? false,
+      },
+    });
   }
   return {
     name: options.name ?? "signed-payload",
     schema: signedPayloadInput,
     async authenticate(input, context) {
-      const verifier = verifiers.get(input.keyId);
-      if (verifier === undefined) throw new TesseraError("invalid_credentials", "Unknown partner key id.");
+      const key = keys.get(input.keyId);
+      if (key === undefined) throw new TesseraError("invalid_credentials", "Unknown partner key id.");
       const signature = Buffer.from(input.signature, "base64url");
-      if (!verifier(signingInput(input.keyId, input.payload), signature)) {
+      if (!key.verify(signingInput(input.keyId, input.payload), signature)) {
         throw new TesseraError("invalid_credentials", "The payload signature does not verify.");
       }
       const claims = decodeClaims(input.payload);
@@ -141,7 +178,8 @@ export function signedPayloadProvider(options: SignedPayloadOptions): AuthProvid
           "invalid_credentials",
           "This signed payload was already used (nonce seen before).",
         );
-      const user = await context.findOrCreateUser(claims.sub);
+      // The partner's namespace, never the local usernames.
+      const user = await context.resolveIdentity({ issuer: key.partner, subject: claims.sub }, key.options);
       return {
         user,
         data: (claims.data ?? null) as JsonValue,

@@ -11,11 +11,15 @@
  */
 
 import { EventListeners } from "../event-listeners.js";
+import { compareIdentities, identityField, identityKeyOf } from "../identities.js";
 import type {
   CreateSessionInput,
   DenylistEntry,
   FailureCount,
+  IdentityKey,
+  IdentityRecord,
   JsonValue,
+  LinkIdentityOutcome,
   LinkRecord,
   NewLink,
   NewRefreshToken,
@@ -80,6 +84,8 @@ export class MemoryStore implements SessionStore {
   #nextUserId = 1;
   readonly #users = new Map<number, UserRecord>();
   readonly #userIdsByKey = new Map<string, number>();
+  /** By `identityField` of the key. */
+  readonly #identities = new Map<string, IdentityRecord>();
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #sessionIdsByUser = new Map<number, Set<string>>();
   readonly #sessionIdsByTokenHash = new Map<string, string>();
@@ -102,10 +108,14 @@ export class MemoryStore implements SessionStore {
   async createUser(user: NewUser): Promise<UserRecord | null> {
     this.#assertOpen();
     if (this.#userIdsByKey.has(user.usernameKey)) return null;
+    return { ...this.#insertUser(user) };
+  }
+
+  #insertUser(user: NewUser): UserRecord {
     const record: UserRecord = { ...user, id: this.#nextUserId++, disabledAt: null };
     this.#users.set(record.id, record);
     this.#userIdsByKey.set(record.usernameKey, record.id);
-    return { ...record };
+    return record;
   }
 
   async findUserByUsernameKey(usernameKey: string): Promise<UserRecord | null> {
@@ -171,9 +181,60 @@ export class MemoryStore implements SessionStore {
     this.#failures.clear(`u:${user.usernameKey}`);
     this.#users.delete(userId);
     this.#userIdsByKey.delete(user.usernameKey);
+    deleteWhere(this.#identities, (identity) => identity.userId === userId);
     events.push({ kind: "user_updated", userId });
     this.#feed.emit(events);
     return revoked.map((session) => copySession({ ...session, data: null }));
+  }
+
+  // Provider identities
+
+  async createUserWithIdentity(user: NewUser, identity: IdentityKey): Promise<UserRecord | null> {
+    this.#assertOpen();
+    // No await between the checks and the writes: nothing else runs in between.
+    if (this.#identities.has(identityField(identity)) || this.#userIdsByKey.has(user.usernameKey))
+      return null;
+    const record = this.#insertUser(user);
+    this.#identities.set(identityField(identity), {
+      ...identityKeyOf(identity),
+      userId: record.id,
+      createdAt: user.createdAt,
+    });
+    return { ...record };
+  }
+
+  async linkIdentity(identity: IdentityRecord): Promise<LinkIdentityOutcome> {
+    this.#assertOpen();
+    if (!this.#users.has(identity.userId)) return { kind: "no_user" };
+    const field = identityField(identity);
+    const existing = this.#identities.get(field);
+    if (existing !== undefined) return { kind: "taken", identity: { ...existing } };
+    const record: IdentityRecord = {
+      ...identityKeyOf(identity),
+      userId: identity.userId,
+      createdAt: identity.createdAt,
+    };
+    this.#identities.set(field, record);
+    return { kind: "linked", identity: { ...record } };
+  }
+
+  async findIdentity(key: IdentityKey): Promise<IdentityRecord | null> {
+    this.#assertOpen();
+    const found = this.#identities.get(identityField(key));
+    return found === undefined ? null : { ...found };
+  }
+
+  async listIdentities(userId: number): Promise<IdentityRecord[]> {
+    this.#assertOpen();
+    return [...this.#identities.values()]
+      .filter((identity) => identity.userId === userId)
+      .sort(compareIdentities)
+      .map((identity) => ({ ...identity }));
+  }
+
+  async unlinkIdentity(key: IdentityKey): Promise<boolean> {
+    this.#assertOpen();
+    return this.#identities.delete(identityField(key));
   }
 
   // Sessions

@@ -29,6 +29,39 @@ describe("PostgreSQL migrations", () => {
     }
   });
 
+  it("a version-1 schema migrates: its users stay, with no identities until linked", async () => {
+    const name = schema();
+    const client = await rawClient(name);
+    try {
+      expect(await migrate(client, name, MIGRATIONS.slice(0, 1))).toBe(1);
+      await client.query(
+        "INSERT INTO users (uuid, username, username_key, password_hash, created_at) VALUES ($1, $2, $2, NULL, $3)",
+        ["00000000-0000-4000-8000-000000000001", "partner-made", 1_700_000_000_000],
+      );
+    } finally {
+      await client.end();
+    }
+    const store = await PostgresStore.open({ url: TEST_DATABASE_URL, schema: name });
+    try {
+      const user = await store.findUserByUsernameKey("partner-made");
+      expect(user?.passwordHash).toBeNull();
+      const id = user?.id ?? 0;
+      expect(await store.listIdentities(id)).toEqual([]);
+      const identity = {
+        provider: "signed-payload",
+        issuer: "acme",
+        subject: "partner-made",
+        userId: id,
+        createdAt: 1,
+      };
+      expect(await store.linkIdentity(identity)).toEqual({ kind: "linked", identity });
+      await store.deleteUser(id, 2, 3);
+      expect(await store.findIdentity(identity)).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
   it("of two runners on one new schema at once, one migrates and the other finds nothing to do", async () => {
     const name = schema();
     const clients = await Promise.all([rawClient(name), rawClient(name)]);

@@ -14,6 +14,7 @@
 
 import type { ClientBase } from "pg";
 import { sql as initial } from "./migrations/001-initial.js";
+import { sql as identities } from "./migrations/002-identities.js";
 
 export interface Migration {
   /** Consecutive from 1. */
@@ -22,7 +23,10 @@ export interface Migration {
   readonly sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "initial schema", sql: initial }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "initial schema", sql: initial },
+  { version: 2, name: "provider identities", sql: identities },
+];
 
 /** The schema is newer than this code: an operator must upgrade Tessera, not retry. */
 export class SchemaTooNewError extends Error {

@@ -19,11 +19,15 @@
 
 import type pg from "pg";
 import { eventToRow } from "../event-rows.js";
+import { type IdentityRow, identityFromRow } from "../identities.js";
 import type {
   CreateSessionInput,
   DenylistEntry,
   FailureCount,
+  IdentityKey,
+  IdentityRecord,
   JsonValue,
+  LinkIdentityOutcome,
   LinkRecord,
   NewLink,
   NewUser,
@@ -95,6 +99,10 @@ const INSERT_REFRESH_TOKEN = `INSERT INTO refresh_tokens (hash, session_id, crea
   VALUES ($1, $2, $3, least($4::bigint, $5::bigint))`;
 
 const LIVE = "revoked_at IS NULL AND expires_at > $";
+
+const INSERT_IDENTITY = `INSERT INTO identities (provider, issuer, subject, user_id, created_at)
+  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, issuer, subject) DO NOTHING RETURNING *`;
+const IDENTITY_KEY = "provider = $1 AND issuer = $2 AND subject = $3";
 
 export class PostgresStore implements SessionStore {
   readonly name: string;
@@ -227,6 +235,84 @@ export class PostgresStore implements SessionStore {
       pending.events.push({ kind: "user_updated", userId });
       return revoked.map((session) => ({ ...session, data: null }));
     });
+  }
+
+  // Provider identities (a deleted user's go with the row: ON DELETE CASCADE)
+
+  async createUserWithIdentity(user: NewUser, identity: IdentityKey): Promise<UserRecord | null> {
+    this.#assertOpen();
+    return this.#write(async (tx) => {
+      const inserted = await one<{ id: number }>(
+        tx,
+        `INSERT INTO users (uuid, username, username_key, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username_key) DO NOTHING RETURNING id`,
+        [user.uuid, user.username, user.usernameKey, user.passwordHash, user.createdAt],
+      );
+      if (inserted === null) return null;
+      const linked = await one<IdentityRow>(tx, INSERT_IDENTITY, [
+        identity.provider,
+        identity.issuer,
+        identity.subject,
+        inserted.id,
+        user.createdAt,
+      ]);
+      if (linked !== null) return { ...user, id: inserted.id, disabledAt: null };
+      // The identity was taken (perhaps by a racer that waited us out): take the user back.
+      await tx.query("DELETE FROM users WHERE id = $1", [inserted.id]);
+      return null;
+    });
+  }
+
+  async linkIdentity(identity: IdentityRecord): Promise<LinkIdentityOutcome> {
+    this.#assertOpen();
+    return this.#write(async (tx): Promise<LinkIdentityOutcome> => {
+      // The share lock makes a concurrent deleteUser wait until this link is in (and then take it along).
+      const user = await one(tx, "SELECT id FROM users WHERE id = $1 FOR SHARE", [identity.userId]);
+      if (user === null) return { kind: "no_user" };
+      const values = [identity.provider, identity.issuer, identity.subject];
+      const linked = await one<IdentityRow>(tx, INSERT_IDENTITY, [
+        ...values,
+        identity.userId,
+        identity.createdAt,
+      ]);
+      if (linked !== null) return { kind: "linked", identity: identityFromRow(linked) };
+      const existing = required(
+        await one<IdentityRow>(tx, `SELECT * FROM identities WHERE ${IDENTITY_KEY}`, values),
+      );
+      return { kind: "taken", identity: identityFromRow(existing) };
+    });
+  }
+
+  async findIdentity(key: IdentityKey): Promise<IdentityRecord | null> {
+    this.#assertOpen();
+    return map(
+      await one<IdentityRow>(this.#pool, `SELECT * FROM identities WHERE ${IDENTITY_KEY}`, [
+        key.provider,
+        key.issuer,
+        key.subject,
+      ]),
+      identityFromRow,
+    );
+  }
+
+  async listIdentities(userId: number): Promise<IdentityRecord[]> {
+    this.#assertOpen();
+    const result = await this.#pool.query<IdentityRow>(
+      "SELECT * FROM identities WHERE user_id = $1 ORDER BY created_at, provider, issuer, subject",
+      [userId],
+    );
+    return result.rows.map(identityFromRow);
+  }
+
+  async unlinkIdentity(key: IdentityKey): Promise<boolean> {
+    this.#assertOpen();
+    return (
+      (await count(this.#pool, `DELETE FROM identities WHERE ${IDENTITY_KEY}`, [
+        key.provider,
+        key.issuer,
+        key.subject,
+      ])) > 0
+    );
   }
 
   // Sessions

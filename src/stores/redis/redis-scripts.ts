@@ -356,12 +356,64 @@ return 1
 `,
 );
 
-/** KEYS: byname, users. A: usernameKey, id. Frees the username only if it is still this user's. */
+/**
+ * KEYS: byname, users, identities, the user's identity set. A: usernameKey, id. Frees the
+ * username only if it is still this user's; unlinks the user's identities.
+ */
 export const UNREGISTER_USER = script(
   "unregister_user",
   `
 if redis.call('HGET', KEYS[1], A(1)) == A(2) then redis.call('HDEL', KEYS[1], A(1)) end
 redis.call('ZREM', KEYS[2], A(2))
+for _, field in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local v = redis.call('HGET', KEYS[3], field)
+  if v and string.match(v, '^(%d+):') == A(2) then redis.call('HDEL', KEYS[3], field) end
+end
+redis.call('DEL', KEYS[4])
+return 1
+`,
+);
+
+/**
+ * KEYS: byname, users, identities, the new user's identity set. A: usernameKey, id,
+ * identity field, "id:createdAt". Registers the user and links the identity, or neither.
+ */
+export const REGISTER_IDENTITY_USER = script(
+  "register_identity_user",
+  `
+if redis.call('HEXISTS', KEYS[3], A(3)) == 1 then return 0 end
+if redis.call('HSETNX', KEYS[1], A(1), A(2)) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], A(2), A(2))
+redis.call('HSET', KEYS[3], A(3), A(4))
+redis.call('SADD', KEYS[4], A(3))
+return 1
+`,
+);
+
+/**
+ * KEYS: users, identities, the user's identity set. A: id, identity field, "id:createdAt".
+ * The users index is in the same slot, so a user deleted before this runs is seen as gone.
+ */
+export const LINK_IDENTITY = script(
+  "link_identity",
+  `
+if not redis.call('ZSCORE', KEYS[1], A(1)) then return { 'no_user' } end
+local existing = redis.call('HGET', KEYS[2], A(2))
+if existing then return { 'taken', existing } end
+redis.call('HSET', KEYS[2], A(2), A(3))
+redis.call('SADD', KEYS[3], A(2))
+return { 'linked' }
+`,
+);
+
+/** KEYS: identities, the base of identity-set keys (its own slot's). A: identity field. */
+export const UNLINK_IDENTITY = script(
+  "unlink_identity",
+  `
+local v = redis.call('HGET', KEYS[1], A(1))
+if not v then return 0 end
+redis.call('HDEL', KEYS[1], A(1))
+redis.call('SREM', KEYS[2] .. string.match(v, '^(%d+):'), A(1))
 return 1
 `,
 );

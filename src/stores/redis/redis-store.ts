@@ -21,11 +21,15 @@
  */
 
 import { randomUUID } from "node:crypto";
+import { compareIdentities, identityField, identityKeyOf } from "../identities.js";
 import type {
   CreateSessionInput,
   DenylistEntry,
   FailureCount,
+  IdentityKey,
+  IdentityRecord,
   JsonValue,
+  LinkIdentityOutcome,
   LinkRecord,
   NewLink,
   NewUser,
@@ -194,17 +198,28 @@ export class RedisStore implements SessionStore {
 
   async createUser(user: NewUser): Promise<UserRecord | null> {
     this.#assertOpen();
-    // The record is written first under a fresh id, so the moment the username is taken
-    // it names a complete user; a lost race deletes the unreachable record again.
+    return this.#registerUser(user, (id) => ({
+      script: S.REGISTER_USER,
+      keys: [this.#keys.d("users:byname"), this.#keys.d("users")],
+      args: [user.usernameKey, String(id)],
+    }));
+  }
+
+  /**
+   * The record is written first under a fresh id, so the moment the username is taken it
+   * names a complete user; then `registration` (a script on the deployment slot) decides,
+   * and a lost race deletes the unreachable record again.
+   */
+  async #registerUser(
+    user: NewUser,
+    registration: (id: number) => { script: Script; keys: string[]; args: string[] },
+  ): Promise<UserRecord | null> {
     const id = Number(await this.#send(this.#keys.d("users:next"), ["INCR", this.#keys.d("users:next")]));
     const record: UserRecord = { ...user, id, disabledAt: null };
     const u = this.#keys.userKeys(id);
     await this.#send(u.user, ["HSET", u.user, ...toFields({ ...record })]);
-    const won = await this.#redis.run(
-      S.REGISTER_USER,
-      [this.#keys.d("users:byname"), this.#keys.d("users")],
-      ["0", this.#origin, STREAM_MAXLEN, user.usernameKey, String(id)],
-    );
+    const { script, keys, args } = registration(id);
+    const won = await this.#redis.run(script, keys, ["0", this.#origin, STREAM_MAXLEN, ...args]);
     if (won === 1) return record;
     await this.#send(u.user, ["DEL", u.user]);
     return null;
@@ -265,7 +280,12 @@ export class RedisStore implements SessionStore {
     // Other slots: the username, the link lookups and the username's failure counter.
     await this.#redis.run(
       S.UNREGISTER_USER,
-      [this.#keys.d("users:byname"), this.#keys.d("users")],
+      [
+        this.#keys.d("users:byname"),
+        this.#keys.d("users"),
+        this.#keys.d("identities"),
+        this.#identitySet(userId),
+      ],
       ["0", this.#origin, STREAM_MAXLEN, usernameKey, String(userId)],
     );
     await Promise.all(
@@ -273,6 +293,84 @@ export class RedisStore implements SessionStore {
     );
     await this.clearFailures(`u:${usernameKey}`);
     return body.revoked.map((session) => ({ ...session, data: null }));
+  }
+
+  // Provider identities: one hash in the deployment slot, field `identityField(key)`,
+  // value "userId:createdAt", and a set of fields per user (for listing and deletion).
+
+  async createUserWithIdentity(user: NewUser, identity: IdentityKey): Promise<UserRecord | null> {
+    this.#assertOpen();
+    return this.#registerUser(user, (id) => ({
+      script: S.REGISTER_IDENTITY_USER,
+      keys: [
+        this.#keys.d("users:byname"),
+        this.#keys.d("users"),
+        this.#keys.d("identities"),
+        this.#identitySet(id),
+      ],
+      args: [user.usernameKey, String(id), identityField(identity), `${id}:${user.createdAt}`],
+    }));
+  }
+
+  async linkIdentity(identity: IdentityRecord): Promise<LinkIdentityOutcome> {
+    this.#assertOpen();
+    const reply = (await this.#redis.run(
+      S.LINK_IDENTITY,
+      [this.#keys.d("users"), this.#keys.d("identities"), this.#identitySet(identity.userId)],
+      [
+        "0",
+        this.#origin,
+        STREAM_MAXLEN,
+        String(identity.userId),
+        identityField(identity),
+        `${identity.userId}:${identity.createdAt}`,
+      ],
+    )) as string[];
+    const key = identityKeyOf(identity);
+    if (reply[0] === "no_user") return { kind: "no_user" };
+    if (reply[0] === "linked") {
+      return { kind: "linked", identity: { ...key, userId: identity.userId, createdAt: identity.createdAt } };
+    }
+    return { kind: "taken", identity: identityFrom(key, String(reply[1])) };
+  }
+
+  async findIdentity(key: IdentityKey): Promise<IdentityRecord | null> {
+    this.#assertOpen();
+    const hash = this.#keys.d("identities");
+    const value = await this.#send(hash, ["HGET", hash, identityField(key)]);
+    return value === null ? null : identityFrom(identityKeyOf(key), String(value));
+  }
+
+  async listIdentities(userId: number): Promise<IdentityRecord[]> {
+    this.#assertOpen();
+    const set = this.#identitySet(userId);
+    const fields = (await this.#send(set, ["SMEMBERS", set])) as string[];
+    if (fields.length === 0) return [];
+    const hash = this.#keys.d("identities");
+    const values = (await this.#send(hash, ["HMGET", hash, ...fields])) as (string | null)[];
+    const found: IdentityRecord[] = [];
+    fields.forEach((field, i) => {
+      const value = values[i];
+      if (value === null || value === undefined) return;
+      const [provider, issuer, subject] = JSON.parse(field) as [string, string, string];
+      const identity = identityFrom({ provider, issuer, subject }, value);
+      if (identity.userId === userId) found.push(identity);
+    });
+    return found.sort(compareIdentities);
+  }
+
+  async unlinkIdentity(key: IdentityKey): Promise<boolean> {
+    this.#assertOpen();
+    const reply = await this.#redis.run(
+      S.UNLINK_IDENTITY,
+      [this.#keys.d("identities"), this.#keys.d("identities:u:")],
+      ["0", this.#origin, STREAM_MAXLEN, identityField(key)],
+    );
+    return reply === 1;
+  }
+
+  #identitySet(userId: number): string {
+    return this.#keys.d(`identities:u:${userId}`);
   }
 
   // Sessions
@@ -1170,4 +1268,10 @@ function isLive(session: SessionRecord, now: number): boolean {
 
 function newestFirst(sessions: readonly SessionRecord[]): SessionRecord[] {
   return [...sessions].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** An identity from its key and the stored "userId:createdAt". */
+function identityFrom(key: IdentityKey, value: string): IdentityRecord {
+  const [userId, createdAt] = value.split(":");
+  return { ...key, userId: Number(userId), createdAt: Number(createdAt) };
 }

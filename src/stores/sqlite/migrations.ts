@@ -189,6 +189,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, created_at);
     `,
   },
+  {
+    version: 3,
+    name: "provider identities: (provider, issuer, subject) linked to a user",
+    // No row for users made by providers before: which partner vouched for them is not
+    // recorded anywhere, so they are linked by an operator (`tessera users link`) or, for a
+    // partner configured to, adopted on that partner's next login (see engine/identities.ts).
+    sql: `
+      CREATE TABLE identities (
+        provider TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (provider, issuer, subject)
+      ) WITHOUT ROWID;
+      CREATE INDEX identities_by_user ON identities (user_id, created_at);
+    `,
+  },
 ];
 
 /**

@@ -5,6 +5,7 @@
  */
 
 import type Database from "better-sqlite3";
+import type { IdentityRow } from "../identities.js";
 import type { NewRefreshToken, NewUser, NewWebhookDelivery, SigningKeyRecord } from "../session-store.js";
 import type {
   EventRow,
@@ -47,6 +48,20 @@ export function prepareStatements(db: Database.Database) {
     ),
     enableUser: prepare<[number]>("UPDATE users SET disabled_at = NULL WHERE id = ?"),
     deleteUser: prepare<[number]>("DELETE FROM users WHERE id = ?"),
+    insertIdentity: prepare<[IdentityRow], { user_id: number }>(
+      `INSERT INTO identities (provider, issuer, subject, user_id, created_at)
+       VALUES (@provider, @issuer, @subject, @user_id, @created_at)
+       ON CONFLICT (provider, issuer, subject) DO NOTHING RETURNING user_id`,
+    ),
+    identityByKey: prepare<[string, string, string], IdentityRow>(
+      "SELECT * FROM identities WHERE provider = ? AND issuer = ? AND subject = ?",
+    ),
+    identitiesOfUser: prepare<[number], IdentityRow>(
+      "SELECT * FROM identities WHERE user_id = ? ORDER BY created_at, provider, issuer, subject",
+    ),
+    deleteIdentity: prepare<[string, string, string]>(
+      "DELETE FROM identities WHERE provider = ? AND issuer = ? AND subject = ?",
+    ),
     clearUserSessionData: prepare<[number]>("UPDATE sessions SET data = 'null' WHERE user_id = ?"),
 
     insertSession: prepare<[SessionRow]>(

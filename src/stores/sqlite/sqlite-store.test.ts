@@ -306,6 +306,36 @@ describe("SqliteStore on a shared file", () => {
     }
   });
 
+  it("a version-2 database migrates: its users stay, with no identities until linked", async () => {
+    const path = join(tempDir(), "tessera.db");
+    const raw = new Database(path);
+    raw.pragma("journal_mode = WAL");
+    migrate(raw, MIGRATIONS.slice(0, 2));
+    // A user a provider made before identities existed: named by the partner's sub, no password.
+    raw
+      .prepare(
+        "INSERT INTO users (uuid, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+      )
+      .run("u-1", "partner-made", "partner-made", null, 1_700_000_000_000);
+    raw.close();
+
+    const store = openStore(path);
+    const user = await store.findUserByUsernameKey("partner-made");
+    expect(user).toMatchObject({ id: 1, passwordHash: null });
+    expect(await store.listIdentities(1)).toEqual([]);
+    const identity = {
+      provider: "signed-payload",
+      issuer: "acme",
+      subject: "partner-made",
+      userId: 1,
+      createdAt: 1,
+    };
+    expect(await store.linkIdentity(identity)).toEqual({ kind: "linked", identity });
+    // The identity goes with its user (ON DELETE CASCADE).
+    await store.deleteUser(1, 2, 3);
+    expect(await store.findIdentity(identity)).toBeNull();
+  });
+
   it("migrations are applied once and reopening applies none", async () => {
     const path = join(tempDir(), "tessera.db");
     const first = openStore(path);

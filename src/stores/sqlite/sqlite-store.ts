@@ -18,11 +18,15 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { eventToRow } from "../event-rows.js";
+import { identityFromRow, identityKeyOf, identityToRow } from "../identities.js";
 import type {
   CreateSessionInput,
   DenylistEntry,
   FailureCount,
+  IdentityKey,
+  IdentityRecord,
   JsonValue,
+  LinkIdentityOutcome,
   LinkRecord,
   NewLink,
   NewUser,
@@ -219,6 +223,54 @@ export class SqliteStore implements SessionStore {
       this.#record({ kind: "user_updated", userId }, pending);
       return revoked.map((session) => ({ ...session, data: null }));
     });
+  }
+
+  // Provider identities (a deleted user's go with the row: ON DELETE CASCADE)
+
+  async createUserWithIdentity(user: NewUser, identity: IdentityKey): Promise<UserRecord | null> {
+    this.#assertOpen();
+    return this.#write(() => {
+      if (this.#stmt.identityByKey.get(identity.provider, identity.issuer, identity.subject) !== undefined) {
+        return null;
+      }
+      const inserted = this.#stmt.insertUser.get(user);
+      if (inserted === undefined) return null;
+      this.#stmt.insertIdentity.get(
+        identityToRow({ ...identityKeyOf(identity), userId: inserted.id, createdAt: user.createdAt }),
+      );
+      return { ...user, id: inserted.id, disabledAt: null };
+    });
+  }
+
+  async linkIdentity(identity: IdentityRecord): Promise<LinkIdentityOutcome> {
+    this.#assertOpen();
+    return this.#write((): LinkIdentityOutcome => {
+      if (this.#stmt.userById.get(identity.userId) === undefined) return { kind: "no_user" };
+      if (this.#stmt.insertIdentity.get(identityToRow(identity)) !== undefined) {
+        return {
+          kind: "linked",
+          identity: { ...identityKeyOf(identity), userId: identity.userId, createdAt: identity.createdAt },
+        };
+      }
+      const existing = this.#stmt.identityByKey.get(identity.provider, identity.issuer, identity.subject);
+      if (existing === undefined) throw new Error("linkIdentity: the conflicting identity vanished");
+      return { kind: "taken", identity: identityFromRow(existing) };
+    });
+  }
+
+  async findIdentity(key: IdentityKey): Promise<IdentityRecord | null> {
+    this.#assertOpen();
+    return optional(this.#stmt.identityByKey.get(key.provider, key.issuer, key.subject), identityFromRow);
+  }
+
+  async listIdentities(userId: number): Promise<IdentityRecord[]> {
+    this.#assertOpen();
+    return this.#stmt.identitiesOfUser.all(userId).map(identityFromRow);
+  }
+
+  async unlinkIdentity(key: IdentityKey): Promise<boolean> {
+    this.#assertOpen();
+    return this.#stmt.deleteIdentity.run(key.provider, key.issuer, key.subject).changes > 0;
   }
 
   // Sessions
