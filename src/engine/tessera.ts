@@ -299,13 +299,9 @@ export class Tessera {
    * `options.maxAge` demands a recent proof of identity: a session whose `authenticatedAt`
    * is older answers `reauthentication_required`.
    */
-  validate(
-    token: string,
-    metadata?: RequestMetadata,
-    options: FreshnessOptions = {},
-  ): Promise<ValidatedSession> {
+  validate(token: string, metadata?: RequestMetadata, options?: FreshnessOptions): Promise<ValidatedSession> {
     const validated = validate(this.#ctx, token, metadata?.ipAddress);
-    if (options.maxAge === undefined) return validated;
+    if (options?.maxAge === undefined) return validated;
     return validated.then((result) => {
       checkFreshness(result.session, options.maxAge, this.#ctx.now());
       return result;

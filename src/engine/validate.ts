@@ -68,8 +68,26 @@ export function validate(
   clientAddress?: string | null,
 ): Promise<ValidatedSession> {
   const hit = validateSync(ctx, token);
-  if (hit !== null) return Promise.resolve(hit);
+  if (hit !== null) return settled(hit);
   return guardTokenUse(ctx.tokenThrottle, clientAddress, ctx.now, () => validateUncached(ctx, token));
+}
+
+/**
+ * One resolved promise per cached answer, kept as long as the answer is (a `CacheEntry`
+ * holds its two answers while it is cached), so that a cache hit of `validate` allocates
+ * nothing and costs its caller one `await` of a settled promise. Callers of one session
+ * share it, as they share the frozen answer. Not frozen itself: `await` takes its fast path
+ * only for a promise with the ordinary shape (a frozen one costs an extra `then` job).
+ */
+const settledAnswers = new WeakMap<ValidatedSession, Promise<ValidatedSession>>();
+
+function settled(answer: ValidatedSession): Promise<ValidatedSession> {
+  let promise = settledAnswers.get(answer);
+  if (promise === undefined) {
+    promise = Promise.resolve(answer);
+    settledAnswers.set(answer, promise);
+  }
+  return promise;
 }
 
 /** A cached session that may be used at `now`; the full path says why when it may not. */

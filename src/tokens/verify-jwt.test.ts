@@ -41,6 +41,18 @@ function claims(overrides: Record<string, unknown> = {}): Record<string, unknown
   };
 }
 
+/** What `signAccessToken` is given to issue a token of these claims. */
+const signInput = {
+  issuer: "tessera",
+  audience: null,
+  userUuid: "u",
+  username: "hero",
+  sessionId: "s1",
+  now: NOW,
+  ttlSeconds: 900,
+  metadata: null,
+};
+
 function failure(run: () => unknown): string | undefined {
   try {
     run();
@@ -153,6 +165,39 @@ describe("verifying an access JWT with node:crypto", async () => {
     "EdDSA",
     "ES256",
     "RS256",
+    "HS256",
+    "HS512",
+  ] as const)("%s: a signature respelled (spare bit, base64 alphabet, a lookalike outside ASCII) is refused", async (alg) => {
+    const { key: mine } = await generateSigningKey(alg, NOW);
+    const sign = (jti: string) => signAccessToken(mine, { ...signInput, jti });
+    // A token whose signature has a character that base64 spells differently ("-" or "_").
+    let token = "";
+    for (let i = 0; !/[-_]/.test(token.slice(token.lastIndexOf(".") + 1)); i++) {
+      ({ token } = await sign(`j${i}`));
+    }
+    const verifies = (candidate: string) =>
+      failure(() => verifyAccessTokenSync(candidate, () => mine, options));
+    expect(verifies(token)).toBe("accepted");
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = token.at(-1) ?? "A";
+    // Every signature length Tessera uses leaves spare bits in the last character.
+    const spareBit = token.slice(0, -1) + (alphabet[alphabet.indexOf(last) ^ 1] ?? "A");
+    const base64 = token.replace(
+      /\.([^.]+)$/,
+      (_, signature: string) => `.${signature.replace(/-/g, "+").replace(/_/g, "/")}`,
+    );
+    const at = token.length - 2;
+    const lookalike =
+      token.slice(0, at) + String.fromCharCode(token.charCodeAt(at) + 0x100) + token.slice(at + 1);
+    const padded = `${token}=`;
+    for (const respelled of [spareBit, base64, lookalike, padded])
+      expect(verifies(respelled)).toBe("token_invalid");
+  });
+
+  it.each([
+    "EdDSA",
+    "ES256",
+    "RS256",
     "PS256",
     "HS256",
     "HS384",
@@ -160,17 +205,7 @@ describe("verifying an access JWT with node:crypto", async () => {
   ] as const)("%s tokens signed by jose verify, and fail under another key of the same algorithm", async (alg) => {
     const { key: mine } = await generateSigningKey(alg, NOW);
     const { key: other } = await generateSigningKey(alg, NOW);
-    const input = {
-      issuer: "tessera",
-      audience: null,
-      userUuid: "u",
-      username: "hero",
-      sessionId: "s1",
-      now: NOW,
-      ttlSeconds: 900,
-      metadata: null,
-    };
-    const { token } = await signAccessToken(mine, input);
+    const { token } = await signAccessToken(mine, signInput);
     await expect(verifyAccessToken(token, () => mine, options)).resolves.toMatchObject({ sid: "s1" });
     const impostor = { ...other, kid: mine.kid };
     expect(failure(() => verifyAccessTokenSync(token, () => impostor, options))).toBe("token_invalid");

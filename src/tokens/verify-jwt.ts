@@ -38,8 +38,12 @@ export interface VerifyAccessOptions {
   readonly maxLifetimeSeconds?: number;
 }
 
-/** Checks `signature` over `signingInput` (ASCII). */
-type SignatureCheck = (signingInput: string, signature: Buffer) => boolean;
+/**
+ * Checks the signature, in its encoded form, over `signingInput`. Only the canonical
+ * base64url spelling of a valid signature passes (base64url leaves spare bits in the last
+ * character: one token has exactly one string form, and one cache key).
+ */
+type SignatureCheck = (signingInput: string, signature: string) => boolean;
 
 const checks = new WeakMap<SigningKey, SignatureCheck>();
 
@@ -64,40 +68,65 @@ function buildCheck(alg: SigningAlgorithm, key: KeyObject): SignatureCheck {
     case "HS384":
     case "HS512": {
       if (key.type !== "secret") throw new TypeError(`${alg} needs a secret key`);
-      const hash = `sha${alg.slice(2)}`;
-      return (input, signature) => {
-        const expected = createHmac(hash, key).update(input).digest();
-        return expected.length === signature.length && timingSafeEqual(expected, signature);
-      };
+      return hmacCheck(`sha${alg.slice(2)}`, key);
     }
     case "EdDSA":
       expectType(alg, key, ["ed25519", "ed448"]);
-      return (input, signature) => verify(null, Buffer.from(input), key, signature);
+      return publicKeyCheck(null, key);
     case "ES256": {
       expectType(alg, key, ["ec"]);
       if (key.asymmetricKeyDetails?.namedCurve !== "prime256v1")
         throw new TypeError("ES256 needs a P-256 key");
-      const options = { key, dsaEncoding: "ieee-p1363" as const };
-      return (input, signature) =>
-        signature.length === 64 && verify("sha256", Buffer.from(input), options, signature);
+      // 64 bytes, r ‖ s: exactly 86 characters.
+      const check = publicKeyCheck("sha256", { key, dsaEncoding: "ieee-p1363" });
+      return (input, signature) => signature.length === 86 && check(input, signature);
     }
     case "RS256":
       expectType(alg, key, ["rsa"]);
-      return (input, signature) => verify("sha256", Buffer.from(input), key, signature);
+      return publicKeyCheck("sha256", key);
     case "PS256": {
       expectType(alg, key, ["rsa", "rsa-pss"]);
-      const options = {
+      return publicKeyCheck("sha256", {
         key,
         padding: nodeConstants.RSA_PKCS1_PSS_PADDING,
         saltLength: nodeConstants.RSA_PSS_SALTLEN_DIGEST,
-      };
-      return (input, signature) => verify("sha256", Buffer.from(input), options, signature);
+      });
     }
     default: {
       const unknown: never = alg;
       throw new TypeError(`Unsupported algorithm ${String(unknown)}`);
     }
   }
+}
+
+/**
+ * HMAC, compared in its encoded form: the expected MAC is spelled in base64url and both
+ * spellings are compared in constant time as UTF-16 code units (so no character outside
+ * ASCII can pass for one inside it). Equality with the canonical spelling is the canonical
+ * check, and no signature is decoded. The two comparison buffers are the check's own.
+ */
+function hmacCheck(hash: string, key: KeyObject): SignatureCheck {
+  const length = createHmac(hash, key).digest("base64url").length;
+  const expected = Buffer.allocUnsafeSlow(2 * length);
+  const presented = Buffer.allocUnsafeSlow(2 * length);
+  return (input, signature) => {
+    if (signature.length !== length) return false;
+    expected.write(createHmac(hash, key).update(input).digest("base64url"), "utf16le");
+    presented.write(signature, "utf16le");
+    return timingSafeEqual(expected, presented);
+  };
+}
+
+/** A public-key signature: decoded, refused unless canonically spelled, then verified. */
+function publicKeyCheck(
+  digest: "sha256" | null,
+  key: KeyObject | Parameters<typeof verify>[2],
+): SignatureCheck {
+  return (input, encoded) => {
+    const signature = Buffer.from(encoded, "base64url");
+    if (signature.toString("base64url") !== encoded) return false;
+    return verify(digest, Buffer.from(input), key, signature);
+  };
 }
 
 function expectType(alg: SigningAlgorithm, key: KeyObject, types: readonly string[]): void {
@@ -110,9 +139,25 @@ function invalid(message: string): TesseraError {
   return new TesseraError("token_invalid", message);
 }
 
+/** Decoding room for a segment; a longer one gets its own buffer. */
+const scratch = Buffer.allocUnsafeSlow(8192);
+const NOT_ASCII = /[\x80-\xff]/;
+
+/**
+ * The text a base64url segment encodes, as UTF-8 (what `Buffer.from(…).toString()` gives),
+ * decoded into a buffer kept for the purpose: a claims segment is mostly ASCII, and an ASCII
+ * string is the cheaper one to build and to `JSON.parse`.
+ */
+function decodeSegment(segment: string): string {
+  if (segment.length > scratch.length) return Buffer.from(segment, "base64url").toString("utf8");
+  const length = scratch.write(segment, 0, "base64url");
+  const text = scratch.toString("latin1", 0, length);
+  return NOT_ASCII.test(text) ? scratch.toString("utf8", 0, length) : text;
+}
+
 function parseSegment(segment: string): Record<string, unknown> | null {
   try {
-    const value: unknown = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
+    const value: unknown = JSON.parse(decodeSegment(segment));
     return typeof value === "object" && value !== null && !Array.isArray(value)
       ? (value as Record<string, unknown>)
       : null;
@@ -179,19 +224,14 @@ export function verifyAccessTokenSync(
   if (first <= 0 || last === first || last === token.length - 1 || token.indexOf(".", first + 1) !== last) {
     throw invalid("Malformed access token.");
   }
-  // base64url leaves spare bits in the last character: accept only the canonical spelling
-  // (which also refuses any character outside the alphabet), so one token has one form.
-  // The header and payload need no such check: the signature covers their exact characters.
-  const signaturePart = token.slice(last + 1);
-  const signature = Buffer.from(signaturePart, "base64url");
-  if (signature.toString("base64url") !== signaturePart) throw invalid("Malformed access token.");
-
   const headerPart = token.slice(0, first);
   const header = readHeader(headerPart);
   const key = keyFor(header.kid);
   if (key === undefined) throw invalid("Access token was signed with an unknown key.");
   if (header.alg !== key.alg) throw invalid("The access token could not be verified.");
-  if (!checkFor(key)(token.slice(0, last), signature)) {
+  // The header and payload need no canonical check: the signature covers their exact
+  // characters. The signature's own spelling is checked with it.
+  if (!checkFor(key)(token.slice(0, last), token.slice(last + 1))) {
     throw invalid("The access token could not be verified.");
   }
   rememberHeader(headerPart, header);
