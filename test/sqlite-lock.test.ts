@@ -232,6 +232,36 @@ describe("a SQLite write waiting for another process's lock", () => {
     await expect(write).rejects.toThrow("store is closed");
   });
 
+  it("identity writes wait for the lock like every other write (none goes to the driver directly)", async () => {
+    const path = freshPath();
+    const waits = lockWaits();
+    const store = SqliteStore.open({ path, lockTimeoutMs: 600_000, onLockWait: waits.onLockWait });
+    cleanups.push(() => store.close());
+    const user = await store.createUser({
+      uuid: crypto.randomUUID(),
+      username: "ada",
+      usernameKey: "ada",
+      passwordHash: null,
+      createdAt: 0,
+    });
+    const key = { provider: "signed-payload", issuer: "acme", subject: "ada" };
+    await store.linkIdentity({ ...key, userId: user?.id ?? 0, createdAt: 0 });
+    const holder = await lockHolder(path);
+    await holder.lock();
+    const unlink = store.unlinkIdentity(key);
+    const first = await Promise.race([
+      waits.first.then(() => "waited"),
+      unlink.then(
+        () => "answered while locked",
+        (error: unknown) => `failed: ${String(error)}`,
+      ),
+    ]);
+    expect(first).toBe("waited");
+    await holder.release();
+    expect(await unlink).toBe(true);
+    expect(await store.findIdentity(key)).toBeNull();
+  });
+
   it("writes that queue behind a waiting write commit in the order they were made", async () => {
     const path = freshPath();
     const waits = lockWaits();

@@ -19,7 +19,7 @@ import { SqliteStore } from "../src/stores/sqlite/sqlite-store.js";
 import { FAST_PASSWORDS, makeEngine, testClock } from "./kit.js";
 import { testConfig } from "./server-kit.js";
 
-const SECRET = "whsec_" + Buffer.from("a webhook secret of 32 bytes!!!!").toString("base64");
+const SECRET = `whsec_${Buffer.from("a webhook secret of 32 bytes!!!!").toString("base64")}`;
 
 type Behaviour = "ok" | "fail" | "hold";
 

@@ -45,7 +45,11 @@ describe("openStore", () => {
 });
 
 describe("openStore on PostgreSQL", () => {
-  it("opens the database of --database-url (creating its tables) and keeps what it writes", async () => {
+  // CREATE and DROP DATABASE copy and remove a whole database: on a machine busy with the rest of
+  // the suite they took longer than the default 20 s bound once, so this test has a wider one.
+  it("opens the database of --database-url (creating its tables) and keeps what it writes", {
+    timeout: 90_000,
+  }, async () => {
     const pg = await import("pg");
     const database = `tessera_open_${process.pid}_${Date.now()}`;
     const admin = new pg.default.Client({

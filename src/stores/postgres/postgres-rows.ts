@@ -13,7 +13,6 @@ import type {
   SessionRecord,
   SessionTokenType,
   SigningKeyRecord,
-  StoreEvent,
   UserRecord,
   WebhookDelivery,
 } from "../session-store.js";

@@ -10,13 +10,7 @@
  * queue), so a dead Redis gives a fast rejection, which the engine answers `unavailable`.
  */
 
-import {
-  createClient,
-  createCluster,
-  type RedisClientType,
-  type RedisClusterType,
-  TimeoutError,
-} from "redis";
+import { createClient, createCluster, type RedisClientType, type RedisClusterType } from "redis";
 import type { Script } from "./redis-scripts.js";
 
 /**

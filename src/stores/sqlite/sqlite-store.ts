@@ -270,7 +270,9 @@ export class SqliteStore implements SessionStore {
 
   async unlinkIdentity(key: IdentityKey): Promise<boolean> {
     this.#assertOpen();
-    return this.#stmt.deleteIdentity.run(key.provider, key.issuer, key.subject).changes > 0;
+    return this.#writeOne(
+      () => this.#stmt.deleteIdentity.run(key.provider, key.issuer, key.subject).changes > 0,
+    );
   }
 
   // Sessions
