@@ -14,8 +14,10 @@ import { benchImports } from "./imports.js";
 import { benchJwt } from "./jwt.js";
 import { benchLinks } from "./links.js";
 import { beginSection, type SectionRecord } from "./measure.js";
+import { benchMemory } from "./memory.js";
 import { benchRevocation } from "./revocation.js";
 import { benchSockets } from "./sockets.js";
+import { benchStartup } from "./startup.js";
 import { benchStores } from "./stores.js";
 import { benchStoresPostgres } from "./stores-postgres.js";
 import { benchValidate } from "./validate.js";
@@ -31,6 +33,8 @@ const sections: Record<string, () => Promise<void>> = {
   cluster: benchCluster,
   stores: benchStores,
   imports: benchImports,
+  memory: benchMemory,
+  startup: benchStartup,
   "stores-postgres": benchStoresPostgres,
 };
 
