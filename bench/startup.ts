@@ -21,7 +21,11 @@ const FLOOR = [
 /** Milliseconds from spawning `node args` to the first 200 from `path`; the process is then stopped. */
 async function coldStart(args: readonly string[], path: string): Promise<number> {
   const started = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let errors = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    errors += chunk.toString();
+  });
   try {
     const base = await new Promise<string>((resolve, reject) => {
       let text = "";
@@ -30,7 +34,7 @@ async function coldStart(args: readonly string[], path: string): Promise<number>
         const url = /listening on (http:\/\/[^\s)]+)/.exec(text)?.[1];
         if (url !== undefined) resolve(url);
       });
-      child.once("exit", (code) => reject(new Error(`exited with ${code} before listening`)));
+      child.once("exit", (code) => reject(new Error(`exited with ${code} before listening: ${errors}`)));
     });
     for (;;) {
       const response = await fetch(`${base}${path}`).catch(() => null);
