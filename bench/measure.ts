@@ -14,7 +14,7 @@ export interface Result {
   readonly opsPerSecond: number;
 }
 
-async function timed(op: () => unknown, ms: number): Promise<number> {
+export async function timed(op: () => unknown, ms: number): Promise<number> {
   const end = performance.now() + ms;
   let count = 0;
   let started = performance.now();

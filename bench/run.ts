@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { benchBetterAuth } from "./better-auth.js";
 import { benchCluster } from "./cluster.js";
 import { benchGrpc } from "./grpc.js";
 import { benchHttp } from "./http.js";
@@ -25,6 +26,7 @@ import { benchValidate } from "./validate.js";
 const sections: Record<string, () => Promise<void>> = {
   validate: benchValidate,
   jwt: benchJwt,
+  "better-auth": benchBetterAuth,
   links: benchLinks,
   grpc: benchGrpc,
   http: benchHttp,
