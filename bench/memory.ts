@@ -11,7 +11,6 @@
  *   frame with `ready`, nothing else).
  */
 import { fork } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
@@ -29,6 +28,7 @@ import { attachWebSocketGateway } from "../src/surfaces/socket/websocket.js";
 import { digestToken, generateOpaqueToken } from "../src/tokens/opaque.js";
 import { median, note, printTable } from "./measure.js";
 import type { LoadCommand, LoadResult } from "./socket-load.js";
+import { newSession } from "./stores.js";
 
 const SESSIONS = 20_000;
 const CONNECTIONS = 2000;
@@ -46,6 +46,17 @@ export async function settledHeap(): Promise<number> {
   return process.memoryUsage().heapUsed;
 }
 
+/** Registers the bench user and answers `count` session tokens of theirs. */
+export async function benchSessionTokens(tessera: Tessera, count: number): Promise<string[]> {
+  await tessera.register({ username: "bench", password: "bench-password" });
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const login = await tessera.login({ username: "bench", password: "bench-password" });
+    tokens.push((await tessera.upgrade(login.accessToken)).accessToken);
+  }
+  return tokens;
+}
+
 async function perCachedSession(): Promise<{ tessera: number; floor: number }> {
   const dir = mkdtempSync(join(tmpdir(), "tessera-bench-memory-"));
   const store = SqliteStore.open({ path: join(dir, "tessera.db") });
@@ -61,31 +72,11 @@ async function perCachedSession(): Promise<{ tessera: number; floor: number }> {
     const tokens: string[] = [];
     for (let i = 0; i < SESSIONS; i++) {
       const token = generateOpaqueToken("session");
-      const id = randomUUID();
       tokens.push(token);
+      const input = newSession(user.id, now);
       await store.createSession({
-        session: {
-          id,
-          userId: user.id,
-          deviceId: null,
-          deviceName: null,
-          createdAt: now,
-          lastSeenAt: now,
-          expiresAt: now + 3_600_000,
-          maxExpiresAt: now + 86_400_000,
-          authenticatedAt: now,
-          authMethods: ["pwd"],
-          tokenType: "session",
-          metadata: { userAgent: "Mozilla/5.0 (bench)", ipAddress: "127.0.0.1" },
-          data: null,
-          sessionTokenHash: digestToken(token),
-        },
-        refreshToken: {
-          hash: digestToken(generateOpaqueToken("refresh")),
-          sessionId: id,
-          createdAt: now,
-          expiresAt: now + 3_600_000,
-        },
+        ...input,
+        session: { ...input.session, sessionTokenHash: digestToken(token) },
       });
     }
     // One validation of a token warms every code path before the heap is read.
@@ -135,12 +126,7 @@ async function perIdleWebSocket(): Promise<{ tessera: number[]; plain: number[] 
       }),
   );
   await once(plain, "listening");
-  await tessera.register({ username: "bench", password: "bench-password" });
-  const tokens: string[] = [];
-  for (let i = 0; i < 100; i++) {
-    const login = await tessera.login({ username: "bench", password: "bench-password" });
-    tokens.push((await tessera.upgrade(login.accessToken)).accessToken);
-  }
+  const tokens = await benchSessionTokens(tessera, 100);
   const child = fork(new URL("./socket-load.js", import.meta.url));
   const ask = async (command: LoadCommand): Promise<LoadResult> => {
     child.send(command);

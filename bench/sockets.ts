@@ -18,7 +18,7 @@ import { GateRegistry } from "../src/surfaces/socket/gates.js";
 import { startTcpGateway } from "../src/surfaces/socket/tcp.js";
 import { attachWebSocketGateway } from "../src/surfaces/socket/websocket.js";
 import { format, median } from "./measure.js";
-import { settledHeap } from "./memory.js";
+import { benchSessionTokens, settledHeap } from "./memory.js";
 import type { LoadCommand, LoadResult } from "./socket-load.js";
 
 const FLOOD = { connections: 50, window: 16, durationMs: 2000 };
@@ -79,12 +79,7 @@ export async function benchSockets(): Promise<void> {
   }).listen(0, "127.0.0.1");
   await once(plainTcp, "listening");
 
-  await tessera.register({ username: "bench", password: "bench-password" });
-  const tokens: string[] = [];
-  for (let i = 0; i < 100; i++) {
-    const jwt = await tessera.login({ username: "bench", password: "bench-password" });
-    tokens.push((await tessera.upgrade(jwt.accessToken)).accessToken);
-  }
+  const tokens = await benchSessionTokens(tessera, 100);
   const token = tokens[0] ?? "";
 
   const child = fork(new URL("./socket-load.js", import.meta.url));
