@@ -26,7 +26,7 @@ function cpuMicros(): number {
   return user + system;
 }
 
-async function timed(op: () => unknown, ms: number, clock: Clock): Promise<number> {
+export async function timed(op: () => unknown, ms: number, clock: Clock = "wall"): Promise<number> {
   const end = performance.now() + ms;
   let count = 0;
   const startedWall = performance.now();

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { benchBetterAuth } from "./better-auth.js";
 import { benchCluster } from "./cluster.js";
 import { benchGrpc } from "./grpc.js";
 import { benchHttp } from "./http.js";
@@ -14,8 +15,10 @@ import { benchImports } from "./imports.js";
 import { benchJwt } from "./jwt.js";
 import { benchLinks } from "./links.js";
 import { beginSection, type SectionRecord } from "./measure.js";
+import { benchMemory } from "./memory.js";
 import { benchRevocation } from "./revocation.js";
 import { benchSockets } from "./sockets.js";
+import { benchStartup } from "./startup.js";
 import { benchStores } from "./stores.js";
 import { benchStoresPostgres } from "./stores-postgres.js";
 import { benchValidate } from "./validate.js";
@@ -23,6 +26,7 @@ import { benchValidate } from "./validate.js";
 const sections: Record<string, () => Promise<void>> = {
   validate: benchValidate,
   jwt: benchJwt,
+  "better-auth": benchBetterAuth,
   links: benchLinks,
   grpc: benchGrpc,
   http: benchHttp,
@@ -31,6 +35,8 @@ const sections: Record<string, () => Promise<void>> = {
   cluster: benchCluster,
   stores: benchStores,
   imports: benchImports,
+  memory: benchMemory,
+  startup: benchStartup,
   "stores-postgres": benchStoresPostgres,
 };
 

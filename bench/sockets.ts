@@ -1,8 +1,8 @@
 /**
  * Issue 4's figures: authenticated messages per second through a gate (WebSocket and TCP)
  * with the server on one core, against plain `ws` and `net` echo servers doing no
- * authentication (the transport's own ceiling); the memory each idle authenticated
- * connection costs the server; and how many authenticated WebSockets one process holds.
+ * authentication (the transport's own ceiling), and how many authenticated WebSockets one
+ * process holds. The memory each idle authenticated connection costs: `memory.ts`.
  *
  * The clients run in a child process (`socket-load.ts`) so that the server's core is the
  * one measured; the server's CPU use during each run is printed beside its rate.
@@ -11,8 +11,6 @@ import { fork } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import { type AddressInfo, createServer as createTcpServer } from "node:net";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { WebSocketServer } from "ws";
 import { Tessera } from "../src/engine/tessera.js";
 import { MemoryStore } from "../src/stores/memory/memory-store.js";
@@ -20,15 +18,12 @@ import { GateRegistry } from "../src/surfaces/socket/gates.js";
 import { startTcpGateway } from "../src/surfaces/socket/tcp.js";
 import { attachWebSocketGateway } from "../src/surfaces/socket/websocket.js";
 import { format, median } from "./measure.js";
+import { benchSessionTokens, settledHeap } from "./memory.js";
 import type { LoadCommand, LoadResult } from "./socket-load.js";
 
 const FLOOD = { connections: 50, window: 16, durationMs: 2000 };
 const ROUNDS = 3;
-const IDLE_CONNECTIONS = 2000;
 const HOLD_TARGET = 10_000;
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
 
 function portOf(server: Server | ReturnType<typeof createTcpServer>): number {
   return (server.address() as AddressInfo).port;
@@ -40,15 +35,6 @@ function plainAnswer(text: string): string | null {
   if (frame.type === "auth") return '{"type":"ready"}';
   if (frame.type === "message") return JSON.stringify({ type: "reply", id: frame.id, data: frame.data });
   return null;
-}
-
-async function heapAndRss(): Promise<{ heap: number; rss: number }> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const usage = process.memoryUsage();
-  return { heap: usage.heapUsed, rss: usage.rss };
 }
 
 export async function benchSockets(): Promise<void> {
@@ -93,12 +79,7 @@ export async function benchSockets(): Promise<void> {
   }).listen(0, "127.0.0.1");
   await once(plainTcp, "listening");
 
-  await tessera.register({ username: "bench", password: "bench-password" });
-  const tokens: string[] = [];
-  for (let i = 0; i < 100; i++) {
-    const jwt = await tessera.login({ username: "bench", password: "bench-password" });
-    tokens.push((await tessera.upgrade(jwt.accessToken)).accessToken);
-  }
+  const tokens = await benchSessionTokens(tessera, 100);
   const token = tokens[0] ?? "";
 
   const child = fork(new URL("./socket-load.js", import.meta.url));
@@ -153,30 +134,13 @@ export async function benchSockets(): Promise<void> {
   // On a small machine the client process, not the server, may set the pace; the last
   // column is the server's own cost whatever the pace.
 
-  console.log(
-    `\n## sockets: memory per idle authenticated connection (${format(IDLE_CONNECTIONS)} connections)`,
-  );
-  console.log("| transport | heap per connection | RSS per connection |");
-  console.log("| --- | ---: | ---: |");
-  for (const [transport, target] of [
-    ["websocket", wsUrl],
-    ["tcp", String(tcp.port)],
-  ] as const) {
-    const before = await heapAndRss();
-    const held = await ask({ cmd: "hold", transport, target, tokens, count: IDLE_CONNECTIONS });
-    const after = await heapAndRss();
-    await ask({ cmd: "release" });
-    if (!("opened" in held) || held.opened === 0) throw new Error("no connection could be held");
-    const per = (bytes: number) => `${format(bytes / held.opened / 1024)} KiB`;
-    console.log(`| ${transport} | ${per(after.heap - before.heap)} | ${per(after.rss - before.rss)} |`);
-  }
-
+  // Memory per idle authenticated connection: the `memory` section (beside plain `ws`).
   await new Promise((resolve) => setTimeout(resolve, 500)); // let the released sockets close
   const started = performance.now();
   const held = await ask({ cmd: "hold", transport: "websocket", target: wsUrl, tokens, count: HOLD_TARGET });
   const seconds = (performance.now() - started) / 1000;
   if (!("opened" in held)) throw new Error("unexpected answer from the load process");
-  const memory = await heapAndRss();
+  const memory = { heap: await settledHeap(), rss: process.memoryUsage().rss };
   console.log(`\n## sockets: concurrent authenticated WebSockets in one process`);
   console.log(
     `${format(held.opened)} of ${format(HOLD_TARGET)} opened and authenticated in ${seconds.toFixed(1)} s ` +

@@ -93,7 +93,8 @@ export function targets(): StoreTarget[] {
 
 const digest = (): string => randomBytes(32).toString("base64url");
 
-function newSession(userId: number, now: number): CreateSessionInput {
+/** A session as a login makes it, with a random token digest. */
+export function newSession(userId: number, now: number): CreateSessionInput {
   const id = randomUUID();
   return {
     session: {

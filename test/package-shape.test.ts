@@ -22,13 +22,18 @@ interface PackageJson {
 
 /** The packages that importing `entry` (a path in dist/) loads, in a process of its own. */
 function packagesLoadedBy(entry: string): string[] {
+  return packagesLoadedByScript(`await import(${JSON.stringify(`file://${entry}`)});`);
+}
+
+/** The packages that running `body` (an ES module's code) loads, in a process of its own. */
+function packagesLoadedByScript(body: string): string[] {
   const dir = mkdtempSync(join(tmpdir(), "tessera-probe-"));
   const out = join(dir, "loaded.txt");
   try {
     const script = [
       'import { register } from "node:module";',
       `register(${JSON.stringify(`file://${HOOKS}`)}, { data: { out: ${JSON.stringify(out)} } });`,
-      `await import(${JSON.stringify(`file://${entry}`)});`,
+      body.replaceAll("$DIR", dir),
     ].join("\n");
     execFileSync(process.execPath, ["--input-type=module", "-e", script], { stdio: "pipe" });
     return existsSync(out) ? [...new Set(readFileSync(out, "utf8").split("\n").filter(Boolean))] : [];
@@ -75,6 +80,24 @@ describe("the package", () => {
       expect(grpc.filter((name) => HEAVY.includes(name) && name !== "@grpc/grpc-js")).toEqual([]);
     },
   );
+
+  it.runIf(built)("starts `tessera serve` with --grpc off without loading gRPC or protobufjs", () => {
+    const serve = (grpc: "on" | "off") =>
+      packagesLoadedByScript(
+        [
+          `const { loadConfig } = await import(${JSON.stringify(`file://${join(ROOT, "dist", "src", "server", "config.js")}`)});`,
+          `const { startServer } = await import(${JSON.stringify(`file://${join(ROOT, "dist", "src", "server", "start.js")}`)});`,
+          `const flags = { dataDir: "$DIR", port: "0", tcpPort: "0", grpcPort: "0", grpc: "${grpc}", logLevel: "silent" };`,
+          "const server = await startServer(loadConfig({ flags, env: {} }), { print: () => {} });",
+          "await server.close();",
+        ].join("\n"),
+      );
+    const grpcPackages = ["@grpc/grpc-js", "@grpc/proto-loader", "@grpc/reflection", "protobufjs"];
+    const off = serve("off");
+    expect(off).toContain("fastify"); // the probe sees what serving does load
+    expect(off.filter((name) => grpcPackages.includes(name))).toEqual([]);
+    expect(serve("on")).toContain("@grpc/grpc-js");
+  });
 
   it.runIf(built)("keeps the browser SDK free of every server package", () => {
     const loaded = packagesLoadedBy(join(ROOT, pkg.exports["./client"]?.default ?? ""));

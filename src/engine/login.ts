@@ -71,6 +71,10 @@ export async function verifyPassword(
   password: string,
   metadata: RequestMetadata,
 ): Promise<PublicUser> {
+  // A login the hashing queue would refuse is refused first, before the throttle and the
+  // store are asked: under a login flood the refusals then cost the event loop next to
+  // nothing. It depends on the load alone, never on the name, and no password was checked.
+  ctx.hasher.refuseIfBusy();
   let key: string | null = null;
   try {
     key = normaliseUsername(username).key;

@@ -29,21 +29,60 @@ export interface CacheEntry {
 }
 
 export function toPublicSession(record: SessionRecord): Session {
+  // A session's times are often equal (created = authenticated = last seen at login;
+  // expiry = cap): equal times share one string.
+  const createdAt = new Date(record.createdAt).toISOString();
+  const iso = (ms: number) => (ms === record.createdAt ? createdAt : new Date(ms).toISOString());
+  const expiresAt = iso(record.expiresAt);
   return {
     id: record.id,
     userId: record.userId,
     deviceId: record.deviceId,
     deviceName: record.deviceName,
-    createdAt: new Date(record.createdAt).toISOString(),
-    lastSeenAt: new Date(record.lastSeenAt).toISOString(),
-    expiresAt: new Date(record.expiresAt).toISOString(),
-    maxExpiresAt: new Date(record.maxExpiresAt).toISOString(),
-    authenticatedAt: new Date(record.authenticatedAt).toISOString(),
+    createdAt,
+    lastSeenAt: iso(record.lastSeenAt),
+    expiresAt,
+    maxExpiresAt: record.maxExpiresAt === record.expiresAt ? expiresAt : iso(record.maxExpiresAt),
+    authenticatedAt: iso(record.authenticatedAt),
     authMethods: record.authMethods,
     tokenType: record.tokenType,
     metadata: record.metadata,
     data: record.data,
   };
+}
+
+/**
+ * A cache entry, one fixed shape for all. The validation results are made on first use and
+ * then reused: a session is validated by one kind of credential, so the other is never made.
+ */
+class Entry implements CacheEntry {
+  readonly session: Session;
+  touchedAt: number;
+  revoked: boolean;
+  #asSessionToken: ValidatedSession | null = null;
+  #asJwt: ValidatedSession | null = null;
+
+  constructor(
+    readonly record: SessionRecord,
+    readonly user: PublicUser,
+    readonly cachedAt: number,
+  ) {
+    this.session = toPublicSession(record);
+    this.touchedAt = record.lastSeenAt;
+    this.revoked = record.revokedAt !== null;
+  }
+
+  get asSessionToken(): ValidatedSession {
+    if (this.#asSessionToken === null)
+      this.#asSessionToken = Object.freeze({ session: this.session, user: this.user, credential: "session" });
+    return this.#asSessionToken;
+  }
+
+  get asJwt(): ValidatedSession {
+    if (this.#asJwt === null)
+      this.#asJwt = Object.freeze({ session: this.session, user: this.user, credential: "jwt" });
+    return this.#asJwt;
+  }
 }
 
 export class SessionCache {
@@ -120,17 +159,7 @@ export class SessionCache {
   }
 
   #entryOf(record: SessionRecord, user: PublicUser, now: number): CacheEntry {
-    const session = toPublicSession(record);
-    return {
-      record,
-      user,
-      session,
-      asSessionToken: Object.freeze({ session, user, credential: "session" as const }),
-      asJwt: Object.freeze({ session, user, credential: "jwt" as const }),
-      cachedAt: now,
-      touchedAt: record.lastSeenAt,
-      revoked: record.revokedAt !== null,
-    };
+    return new Entry(record, user, now);
   }
 
   /** Marks a cached session revoked (a tombstone until it ages out). */

@@ -93,3 +93,44 @@ describe("the hashing limiter", () => {
     expect(peak).toBe(2);
   });
 });
+
+describe("a login past the hashing queue", () => {
+  it("is refused before the throttle or the store is asked (a flood's refusals cost nothing)", async () => {
+    // The real argon2, with its verifications held at a gate this test opens.
+    const held: Array<() => void> = [];
+    let gate = false; // opened for the logins only (the engine verifies a dummy at start)
+    let reached: () => void = () => undefined;
+    const verifying = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const gated: Argon2 = {
+      hash,
+      verify: async (...args: Parameters<typeof verify>) => {
+        if (!gate) return verify(...args);
+        reached();
+        await new Promise<void>((resolve) => held.push(resolve));
+        return verify(...args);
+      },
+    };
+    const { faulty } = await import("../../test/faulty-store.js");
+    const { MemoryStore } = await import("../stores/memory/memory-store.js");
+    const fault = faulty(new MemoryStore());
+    const { tessera } = await makeEngine({
+      store: fault.store,
+      passwords: { memoryCost: 1024, timeCost: 1, concurrency: 1, maxQueue: 0, argon2: gated },
+    });
+    await tessera.register({ username: "hero", password: "secret123" });
+    gate = true;
+    const first = tessera.login({ username: "hero", password: "secret123" });
+    await verifying; // the only hashing slot is taken
+    fault.down();
+    // With the store down, asking it would answer `unavailable`: the refusal comes first.
+    await expect(tessera.login({ username: "hero", password: "wrong-password" })).rejects.toMatchObject({
+      code: "rate_limited",
+    });
+    fault.up();
+    for (const release of held) release();
+    await expect(first).resolves.toMatchObject({ accessToken: expect.any(String) });
+    tessera.close();
+  });
+});

@@ -103,6 +103,14 @@ export class PasswordHasher {
     }
   }
 
+  /**
+   * Throws `rate_limited` when a hash or a verification asked for now would be refused (every
+   * slot busy, the queue full), so that a login flood's refusals cost no work before it.
+   */
+  refuseIfBusy(): void {
+    this.#limiter.refuseIfFull();
+  }
+
   /** Hashes the password in its normalised form (see `normalisePassword`). */
   hash(password: string): Promise<string> {
     const normalised = normalisePassword(password);

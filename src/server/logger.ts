@@ -1,6 +1,7 @@
 /**
- * The server's structured log (pino, JSON lines on stdout, written asynchronously and
- * flushed on shutdown). Request lines carry the route pattern, status, latency and request
+ * The server's structured log (pino, JSON lines on stdout, written asynchronously in
+ * batches — at least `LOG_BATCH_BYTES` at a time, and whatever is waiting every
+ * `LOG_FLUSH_MS` — and flushed on shutdown). Request lines carry the route pattern, status, latency and request
  * id — never the URL, headers or bodies (see the HTTP app) — so the hot path has nothing to
  * redact and pays for no redaction. As a second line of defence, a field named like a
  * credential (authorization, cookie, a token, password, secret or hash) is censored by
@@ -57,6 +58,11 @@ function serializers(): Record<string, (value: unknown) => unknown> {
   return table;
 }
 
+/** Lines are written to stdout once this much is waiting (one write for many lines)… */
+export const LOG_BATCH_BYTES = 4096;
+/** …or this often, so that a quiet server's lines are not held back. */
+export const LOG_FLUSH_MS = 250;
+
 export interface CreateLoggerOptions {
   /** @default "info" */
   readonly level?: string;
@@ -70,6 +76,11 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     base: { service: "tessera" },
     serializers: serializers(),
   };
-  // `sync: false`: a request never waits for stdout; lines are flushed on shutdown.
-  return pino(settings, options.destination ?? pinoDestination({ fd: 1, sync: false }));
+  // `sync: false`: a request never waits for stdout; lines are flushed on shutdown. A write
+  // per line cost a system call and a thread-pool round trip per request.
+  return pino(
+    settings,
+    options.destination ??
+      pinoDestination({ fd: 1, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS }),
+  );
 }

@@ -1,12 +1,12 @@
 /**
  * The gRPC part of `tessera serve`: starts the SessionService on `config.grpcPort` (TLS
  * when both `grpcTlsCertFile` and `grpcTlsKeyFile` are set), or nothing when `config.grpc`
- * is off. Kept apart from `start.ts` so that the composition root stays one line per surface.
+ * is off (then neither `@grpc/grpc-js` nor protobufjs is loaded). Kept apart from `start.ts` so that the composition root stays one line per surface.
  */
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Tessera } from "../engine/tessera.js";
-import { type GrpcServerHandle, type GrpcTlsOptions, startGrpcServer } from "../surfaces/grpc/server.js";
+import type { GrpcServerHandle, GrpcTlsOptions } from "../surfaces/grpc/server.js";
 import type { SurfaceMetrics } from "../surfaces/http/metrics.js";
 import { ConfigError, type ServerConfig } from "./config.js";
 
@@ -39,6 +39,8 @@ export async function startGrpc(
 ): Promise<GrpcServerHandle | null> {
   if (!config.grpc) return null;
   const tls = tlsOf(config);
+  // Loaded only when gRPC is on: @grpc/grpc-js and protobufjs are a large part of a start-up.
+  const { startGrpcServer } = await import("../surfaces/grpc/server.js");
   return startGrpcServer({
     tessera,
     port: config.grpcPort,

@@ -6,11 +6,10 @@
  * Labels are closed sets (codes, providers, route patterns) — never a token, a username or
  * a raw URL.
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, type Metric, Registry } from "prom-client";
 import type { Tessera } from "../../engine/tessera.js";
 import type { ErrorCode } from "../../errors.js";
 
-type LatencyChild = ReturnType<Histogram<"method" | "route" | "status">["labels"]>;
 type ValidationChild = ReturnType<Counter<"result">["labels"]>;
 
 /** What the socket and gRPC surfaces count themselves: validations and refused logins. */
@@ -32,8 +31,8 @@ export class TesseraMetrics {
   readonly #reuse: Counter;
   readonly #revocations: Counter<"reason">;
   readonly #securityEvents: Counter<"kind">;
-  readonly #latency: Histogram<"method" | "route" | "status">;
-  readonly #latencyBy = new Map<string, Map<string, Map<number, LatencyChild>>>();
+  readonly #latency: LatencyHistogram;
+  readonly #latencyBy = new Map<string, Map<string, Map<number, LatencySeries>>>();
   readonly #validationsBy = new Map<string, ValidationChild>();
 
   constructor(options: TesseraMetricsOptions = {}) {
@@ -80,13 +79,12 @@ export class TesseraMetrics {
       labelNames: ["kind"],
       registers,
     });
-    this.#latency = new Histogram({
-      name: "tessera_http_request_duration_seconds",
-      help: "HTTP request latency, by method, route pattern and status.",
-      labelNames: ["method", "route", "status"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
+    this.#latency = new LatencyHistogram(
+      "tessera_http_request_duration_seconds",
+      "HTTP request latency, by method, route pattern and status.",
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    );
+    this.registry.registerMetric(this.#latency as unknown as Metric);
   }
 
   /**
@@ -129,8 +127,8 @@ export class TesseraMetrics {
   }
 
   request(method: string, route: string, status: number, seconds: number): void {
-    // prom-client hashes a label object into a key on every observe; the labelled child,
-    // looked up here by route, method and status (closed sets), skips that.
+    // The series is looked up by route, method and status (closed sets): no label object is
+    // built or hashed per request, as prom-client's histogram (and its labelled child) does.
     let byMethod = this.#latencyBy.get(route);
     if (byMethod === undefined) {
       byMethod = new Map();
@@ -141,11 +139,87 @@ export class TesseraMetrics {
       byStatus = new Map();
       byMethod.set(method, byStatus);
     }
-    let child = byStatus.get(status);
-    if (child === undefined) {
-      child = this.#latency.labels(method, route, String(status));
-      byStatus.set(status, child);
+    let series = byStatus.get(status);
+    if (series === undefined) {
+      series = this.#latency.series({ method, route, status: String(status) });
+      byStatus.set(status, series);
     }
-    child.observe(seconds);
+    series.observe(seconds);
+  }
+}
+
+/** One label set of a `LatencyHistogram`: counts per bucket (not cumulative), sum and count. */
+class LatencySeries {
+  readonly #bounds: readonly number[];
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Readonly<Record<string, string>>,
+    bounds: readonly number[],
+  ) {
+    this.#bounds = bounds;
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(value: number): void {
+    const bounds = this.#bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= (bounds[i] as number)) {
+        (this.counts[i] as number)++;
+        break;
+      }
+    }
+    this.sum += value;
+    this.count++;
+  }
+}
+
+/**
+ * A Prometheus histogram that the registry renders like prom-client's own (the same
+ * `_bucket`/`_sum`/`_count` lines and labels), without prom-client's per-observation work.
+ */
+class LatencyHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  #series: LatencySeries[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly bounds: readonly number[],
+  ) {}
+
+  series(labels: Readonly<Record<string, string>>): LatencySeries {
+    const series = new LatencySeries(labels, this.bounds);
+    this.#series.push(series);
+    return series;
+  }
+
+  get() {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const series of this.#series) {
+      let cumulative = 0;
+      this.bounds.forEach((le, i) => {
+        cumulative += series.counts[i] ?? 0;
+        values.push({ labels: { le, ...series.labels }, value: cumulative, metricName: bucket });
+      });
+      values.push(
+        { labels: { le: "+Inf", ...series.labels }, value: series.count, metricName: bucket },
+        { labels: { ...series.labels }, value: series.sum, metricName: `${this.name}_sum` },
+        { labels: { ...series.labels }, value: series.count, metricName: `${this.name}_count` },
+      );
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    for (const series of this.#series) {
+      series.counts.fill(0);
+      series.sum = 0;
+      series.count = 0;
+    }
   }
 }

@@ -61,14 +61,16 @@ type Phase = "waiting" | "authenticating" | "ready" | "checking" | "closed";
 type AuthFrame = Extract<ClientFrame, { type: "auth" }>;
 
 export class Connection implements RegisteredConnection {
-  readonly id = randomUUID();
+  /** Made on first use (a gate call, a log line): most sockets never need one. */
+  #id: string | null = null;
   readonly #options: ResolvedSocketOptions;
   readonly #registry: ConnectionRegistry;
   readonly #transport: ConnectionTransport;
   /** The peer's address, as the engine's request metadata. */
   readonly #metadata: RequestMetadata;
   readonly #bucket: FrameBucket;
-  readonly #authTimer: NodeJS.Timeout;
+  /** Until authenticated; then dropped, so that an idle socket holds no timer. */
+  #authTimer: NodeJS.Timeout | null;
   #phase: Phase = "waiting";
   #queue: ClientFrame[] = [];
   #authAttempts = 0;
@@ -101,6 +103,12 @@ export class Connection implements RegisteredConnection {
       this.end(new TesseraError("auth_timeout", "Authenticate within the time allowed after connecting."));
     }, init.options.authTimeoutMs);
     this.#authTimer.unref();
+  }
+
+  /** This connection's id, as gates see it (`connectionId`). */
+  get id(): string {
+    if (this.#id === null) this.#id = randomUUID();
+    return this.#id;
   }
 
   get isReady(): boolean {
@@ -182,7 +190,7 @@ export class Connection implements RegisteredConnection {
   #markClosed(): boolean {
     if (this.#phase === "closed") return false;
     this.#phase = "closed";
-    clearTimeout(this.#authTimer);
+    this.#stopAuthTimer();
     this.#queue = [];
     if (this.#session !== null) this.#registry.remove(this.#session.id, this);
     return true;
@@ -287,8 +295,14 @@ export class Connection implements RegisteredConnection {
     return tessera.validate(pair.accessToken);
   }
 
-  #becomeReady({ session, user }: ValidatedSession): void {
+  #stopAuthTimer(): void {
+    if (this.#authTimer === null) return;
     clearTimeout(this.#authTimer);
+    this.#authTimer = null;
+  }
+
+  #becomeReady({ session, user }: ValidatedSession): void {
+    this.#stopAuthTimer();
     if (!this.#registry.add(session.id, session.userId, this)) {
       this.end(new TesseraError("token_revoked", "The session has ended."));
       return;

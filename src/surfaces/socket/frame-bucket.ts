@@ -15,6 +15,9 @@ export interface FrameBucketOptions {
 
 export type FrameVerdict = "accept" | "refuse" | "abuse";
 
+/** One clock for every bucket (not a closure per socket). */
+const realNow = (): number => performance.now();
+
 export class FrameBucket {
   readonly #perMs: number;
   readonly #burst: number;
@@ -28,7 +31,7 @@ export class FrameBucket {
     this.#perMs = options.perSecond / 1000;
     this.#burst = options.burst;
     this.#maxRefused = Math.max(1, options.perSecond);
-    this.#now = options.now ?? (() => performance.now());
+    this.#now = options.now ?? realNow;
     this.#tokens = options.burst;
     this.#last = this.#now();
   }

@@ -21,7 +21,7 @@ import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { TesseraError } from "../../errors.js";
 import { readCookie, SESSION_COOKIE } from "../http/cookies.js";
 import { GOING_AWAY, WEBSOCKET_CLOSE_CODE } from "./close-codes.js";
-import { Connection } from "./connection.js";
+import { Connection, type ConnectionTransport } from "./connection.js";
 import { ConnectionRegistry } from "./registry.js";
 import { resolveSocketOptions, type SocketOptions } from "./socket-options.js";
 
@@ -57,11 +57,33 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     maxPayload: resolved.maxFrameBytes,
     perMessageDeflate: false,
   });
-  const live = new Map<WebSocket, { connection: Connection; lastHeardAt: number }>();
+  const live = new Map<WebSocket, Peer>();
 
   function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (pathOf(request) !== path) return;
     wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, request));
+  }
+
+  // One set of listeners for every socket (`this` is the socket): an idle socket holds its
+  // `Peer` and its `Connection`, not four closures and their context.
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    const peer = live.get(this);
+    if (peer === undefined) return;
+    peer.lastHeardAt = performance.now();
+    if (isBinary) peer.connection.end(new TesseraError("invalid_request", "Frames are text messages."));
+    else peer.connection.receive(rawText(data));
+  }
+  function onPong(this: WebSocket): void {
+    const peer = live.get(this);
+    if (peer !== undefined) peer.lastHeardAt = performance.now();
+  }
+  // `ws` has already closed with 1009 (oversized) or 1002 (protocol) when it reports an error.
+  function onError(this: WebSocket): void {
+    live.get(this)?.connection.dispose();
+  }
+  function onClose(this: WebSocket): void {
+    live.get(this)?.connection.dispose();
+    live.delete(this);
   }
 
   function onConnection(ws: WebSocket, request: IncomingMessage): void {
@@ -69,34 +91,18 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       ws.close(WEBSOCKET_CLOSE_CODE.unavailable, "unavailable");
       return;
     }
-    const connection = new Connection({
+    const peer = new Peer(ws);
+    peer.connection = new Connection({
       options: resolved,
       registry,
       clientAddress: request.socket.remoteAddress ?? null,
       userAgent: request.headers["user-agent"] ?? null,
-      transport: {
-        send: (text) => ws.send(text),
-        end: (error) => ws.close(WEBSOCKET_CLOSE_CODE[error.code], error.code),
-      },
+      transport: peer,
     });
-    const entry = { connection, lastHeardAt: performance.now() };
-    live.set(ws, entry);
-    ws.on("message", (data: RawData, isBinary: boolean) => {
-      entry.lastHeardAt = performance.now();
-      if (isBinary) connection.end(new TesseraError("invalid_request", "Frames are text messages."));
-      else connection.receive(rawText(data));
-    });
-    ws.on("pong", () => {
-      entry.lastHeardAt = performance.now();
-    });
-    // `ws` has already closed with 1009 (oversized) or 1002 (protocol) when it reports an error.
-    ws.on("error", () => connection.dispose());
-    ws.on("close", () => {
-      connection.dispose();
-      live.delete(ws);
-    });
+    live.set(ws, peer);
+    ws.on("message", onMessage).on("pong", onPong).on("error", onError).on("close", onClose);
     const token = bearerToken(request) ?? cookieToken(request, cookieOrigins);
-    if (token !== null) connection.authenticateWithToken(token);
+    if (token !== null) peer.connection.authenticateWithToken(token);
   }
 
   const heartbeat = setInterval(() => {
@@ -135,6 +141,23 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** What the gateway keeps per socket: the socket, its protocol state, when it was last heard. */
+class Peer implements ConnectionTransport {
+  // Set right after construction (the connection needs its transport first).
+  connection!: Connection;
+  lastHeardAt = performance.now();
+
+  constructor(readonly ws: WebSocket) {}
+
+  send(text: string): void {
+    this.ws.send(text);
+  }
+
+  end(error: TesseraError): void {
+    this.ws.close(WEBSOCKET_CLOSE_CODE[error.code], error.code);
+  }
 }
 
 function pathOf(request: IncomingMessage): string {
