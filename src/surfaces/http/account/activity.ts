@@ -20,7 +20,8 @@
  * page ends only after the login of every `new_device` on it: usually `ACTIVITY_PAGE`
  * entries, a few more when the two events straddle the boundary with others between.
  * A `new_device` whose login is not found (pruned, or further than `PAIR_LOOKAHEAD` events
- * down) is shown on its own.
+ * down, which only a flood of events in those milliseconds could cause) is shown on its own;
+ * a login found on a later page after all would then read "Signed in" there.
  *
  * A `session_revoked` carries the address and agent of the request that ended the session
  * (another device's "Sign out", a reused refresh token's sender), not of the session that
