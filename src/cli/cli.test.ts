@@ -296,6 +296,8 @@ describe("tessera serve", () => {
       expect(help.out).toContain(long);
       for (const name of setting.env) expect(help.out).toContain(name);
     }
+    expect(help.out).toMatch(/--sqlite-lock-timeout <ms>\s+sqlite: a write waiting this long/);
+    expect(help.out).toContain("TESSERA_SQLITE_LOCK_TIMEOUT");
   });
 
   it("refuses a bad setting with a clear message and exit code 1", async () => {

@@ -185,6 +185,26 @@ describe("store selection", () => {
     );
   });
 
+  it("reads the SQLite lock timeout in milliseconds, refuses a bad value in one line, and refuses it with another store", () => {
+    expect(loadConfig({ env: {} }).sqliteLockTimeoutMs).toBeNull();
+    expect(loadConfig({ env: { TESSERA_SQLITE_LOCK_TIMEOUT: "250" } }).sqliteLockTimeoutMs).toBe(250);
+    expect(loadConfig({ env: {}, flags: { sqliteLockTimeoutMs: "0" } }).sqliteLockTimeoutMs).toBe(0);
+    for (const bad of ["-1", "1.5", "5s", "600001"]) {
+      const error = errorOf(() => loadConfig({ env: { TESSERA_SQLITE_LOCK_TIMEOUT: bad } }));
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message).toBe(
+        `Invalid sqliteLockTimeoutMs (from TESSERA_SQLITE_LOCK_TIMEOUT): expected an integer from 0 to 600000, got "${bad}".`,
+      );
+    }
+    const elsewhere = errorOf(() =>
+      loadConfig({ env: { TESSERA_STORE: "memory" }, flags: { sqliteLockTimeoutMs: "1000" } }),
+    );
+    expect(elsewhere).toBeInstanceOf(ConfigError);
+    expect(elsewhere.message).toBe(
+      "sqliteLockTimeoutMs is set but the store is memory: it applies to --store sqlite only.",
+    );
+  });
+
   it("lists the store settings in the help text", () => {
     const help = environmentHelp();
     for (const name of [
@@ -192,6 +212,7 @@ describe("store selection", () => {
       "TESSERA_REDIS_URL",
       "TESSERA_DATABASE_URL",
       "TESSERA_REVOCATION_LEASE",
+      "TESSERA_SQLITE_LOCK_TIMEOUT",
     ]) {
       expect(help).toContain(name);
     }

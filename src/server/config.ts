@@ -39,6 +39,11 @@ export interface ServerConfig {
   readonly revocationLeaseMs: number;
   /** Development only: run on a Redis that may evict or forget revocations. */
   readonly allowUnsafeRedis: boolean;
+  /**
+   * SQLite: how long a write waits for another process's write lock before it answers
+   * `unavailable`. Null: the store's default (5000 ms); set only with `store: "sqlite"`.
+   */
+  readonly sqliteLockTimeoutMs: number | null;
   /** TCP socket gateway port. */
   readonly tcpPort: number;
   /** gRPC port. */
@@ -303,6 +308,14 @@ export const SETTINGS: readonly Setting[] = [
     help: "redis/postgres: a node that has not confirmed the revocation log this recently stops trusting its cache (503 unavailable when the store is down too)",
     defaultText: "1000",
     parse: integer(100, 60_000),
+  },
+  {
+    key: "sqliteLockTimeoutMs",
+    flag: "--sqlite-lock-timeout <ms>",
+    env: ["TESSERA_SQLITE_LOCK_TIMEOUT"],
+    help: "sqlite: a write waiting this long for another process's write lock (the CLI, another server) gives up with 503 unavailable; 0 does not wait",
+    defaultText: "5000",
+    parse: integer(0, 600_000),
   },
   {
     key: "allowUnsafeRedis",
@@ -609,6 +622,7 @@ const DEFAULTS = {
   databaseUrl: null,
   revocationLeaseMs: 1000,
   allowUnsafeRedis: false,
+  sqliteLockTimeoutMs: null,
   httpHeadersTimeoutMs: 10_000,
   httpRequestTimeoutMs: 30_000,
   httpKeepAliveTimeoutMs: 5000,
@@ -740,7 +754,7 @@ function checkCombinations(config: ServerConfig): void {
   }
 }
 
-/** Each store's URL setting goes with its store, and only with it. */
+/** Each store's own settings (its URL, SQLite's lock timeout) go with that store, and only with it. */
 function checkStore(config: ServerConfig): void {
   if (config.store === "redis" && config.redisUrl === null) {
     throw new ConfigError(
@@ -760,6 +774,11 @@ function checkStore(config: ServerConfig): void {
   if (config.databaseUrl !== null && config.store !== "postgres") {
     throw new ConfigError(
       `databaseUrl is set but the store is ${config.store}: add --store postgres (or TESSERA_STORE=postgres).`,
+    );
+  }
+  if (config.sqliteLockTimeoutMs !== null && config.store !== "sqlite") {
+    throw new ConfigError(
+      `sqliteLockTimeoutMs is set but the store is ${config.store}: it applies to --store sqlite only.`,
     );
   }
 }

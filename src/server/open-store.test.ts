@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDir } from "../../test/server-kit.js";
 import { StoreOpenError } from "../stores/session-store.js";
@@ -32,6 +33,25 @@ describe("openStore", () => {
     expect(memory.name).toBe("memory");
     expect(await memory.listUsers()).toEqual([]);
     await memory.close();
+  });
+
+  it("gives the SQLite store the lock timeout of --sqlite-lock-timeout", async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const store = await openStore(
+      loadConfig({ env: {}, flags: { dataDir: dir.path, sqliteLockTimeoutMs: "0" } }),
+    );
+    // Another connection to the file holds the write lock: with 0 ms, the write gives up at once.
+    const other = new Database(join(dir.path, "tessera.db"));
+    other.exec("BEGIN IMMEDIATE");
+    try {
+      const user = { uuid: "u-1", username: "ada", usernameKey: "ada", passwordHash: null, createdAt: 1 };
+      await expect(store.createUser(user)).rejects.toThrow(/locked by another connection for 0 ms/);
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+      await store.close();
+    }
   });
 
   it("describes a store without its password", () => {

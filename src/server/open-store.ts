@@ -9,14 +9,23 @@ import { ConfigError, type ServerConfig } from "./config.js";
 /** Only the settings that pick and reach a store. */
 export type StoreConfig = Pick<
   ServerConfig,
-  "store" | "databasePath" | "redisUrl" | "databaseUrl" | "revocationLeaseMs" | "allowUnsafeRedis"
+  | "store"
+  | "databasePath"
+  | "redisUrl"
+  | "databaseUrl"
+  | "revocationLeaseMs"
+  | "allowUnsafeRedis"
+  | "sqliteLockTimeoutMs"
 >;
 
 export async function openStore(config: StoreConfig): Promise<SessionStore> {
   switch (config.store) {
     case "sqlite": {
       const { SqliteStore } = await import("../stores/sqlite/sqlite-store.js");
-      return SqliteStore.open({ path: config.databasePath });
+      return SqliteStore.open({
+        path: config.databasePath,
+        ...(config.sqliteLockTimeoutMs === null ? {} : { lockTimeoutMs: config.sqliteLockTimeoutMs }),
+      });
     }
     case "memory": {
       const { MemoryStore } = await import("../stores/memory/memory-store.js");

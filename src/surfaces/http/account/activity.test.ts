@@ -1,5 +1,8 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { makeEngine } from "../../../../test/kit.js";
+import { securityEvent } from "../../../stores/conformance/fixture.js";
+import type { SecurityEventRecord } from "../../../stores/session-store.js";
 import { ACTIVITY_PAGE, activityFragment, loadActivity } from "./activity.js";
 
 const FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
@@ -33,6 +36,12 @@ describe("the sessions page's recent activity", () => {
     const password = "secret123";
     const user = await tessera.register({ username: "ada", password });
     const at = (userAgent: string, ipAddress: string) => ({ metadata: { userAgent, ipAddress } });
+    for (const ip of ["203.0.113.1", "203.0.113.2"]) {
+      await expect(
+        tessera.login({ username: "ada", password: "guess", ...at("curl/8.5.0", ip) }),
+      ).rejects.toThrow();
+      clock.advance(1000);
+    }
     const laptop = await tessera.login({
       username: "ada",
       password,
@@ -70,6 +79,7 @@ describe("the sessions page's recent activity", () => {
       pages += 1;
     } while (before !== undefined);
     expect(pages).toBe(2);
+    expect(html.split("<li ").length - 1).toBe(12);
 
     const chrome = (ip: string) => `Chrome 131 on Linux (Desktop) · IP ${ip}`;
     const byLaptop = "By Firefox 133 on Windows 10 (Desktop) · IP 198.51.100.7";
@@ -95,16 +105,23 @@ describe("the sessions page's recent activity", () => {
       },
       { alarming: false, lines: ["Signed in", chrome("198.51.100.11")] },
       { alarming: false, lines: ["Signed in", chrome("198.51.100.10")] },
+      // One entry per sign-in: the phone's `new_device` and its login were the 10th and 11th events.
       { alarming: true, lines: ["Sign-in from a new device", chrome("198.51.100.9")] },
-      { alarming: false, lines: ["Signed in", chrome("198.51.100.9")] },
       {
         alarming: true,
         lines: ["Sign-in from a new device", "Safari 17.2 on iOS 17.2 (Phone) · IP 198.51.100.8"],
       },
-      { alarming: false, lines: ["Signed in", "Safari 17.2 on iOS 17.2 (Phone) · IP 198.51.100.8"] },
       {
         alarming: false,
         lines: ["Signed in This session", "Firefox 133 on Windows 10 (Desktop) · IP 198.51.100.7"],
+      },
+      {
+        alarming: true,
+        lines: ["Failed sign-in", "Wrong password", "Unknown browser “curl/8.5.0” · IP 203.0.113.2"],
+      },
+      {
+        alarming: true,
+        lines: ["Failed sign-in", "Wrong password", "Unknown browser “curl/8.5.0” · IP 203.0.113.1"],
       },
     ]);
     for (const secret of [laptop, phone, desk, spare, other].flatMap((pair) => [
@@ -114,5 +131,67 @@ describe("the sessions page's recent activity", () => {
     ])) {
       expect(html).not.toContain(secret);
     }
+  });
+
+  it("shows each sign-in once, wherever its new_device falls, on every page and across pages", async () => {
+    // A log written straight into a real store: sign-ins (some followed by their `new_device`
+    // after up to `lag` later events), failed sign-ins and ended sessions, paged through.
+    const step = fc.record({
+      kind: fc.constantFrom("login", "login", "failed", "revoked"),
+      newDevice: fc.boolean(),
+      lag: fc.nat({ max: 14 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 45, size: "max" }), fc.nat(), async (steps, pick) => {
+        const { tessera, store } = await makeEngine();
+        const log: SecurityEventRecord[] = [];
+        const expected: { title: string; current: boolean }[] = [];
+        const waiting: { sessionId: string; after: number }[] = [];
+        const sessions = steps.flatMap((_, i) => (steps[i]?.kind === "login" ? [`s${i}`] : []));
+        const current = sessions.length === 0 ? "none" : (sessions[pick % sessions.length] ?? "none");
+        const append = (kind: string, sessionId: string | null, detail: SecurityEventRecord["detail"] = {}) =>
+          log.push(securityEvent(Date.UTC(2026, 0, 1) + log.length, { kind, userId: 1, sessionId, detail }));
+        steps.forEach(({ kind, newDevice, lag }, i) => {
+          if (kind === "login") {
+            append("login_succeeded", `s${i}`, { provider: "password" });
+            if (newDevice) waiting.push({ sessionId: `s${i}`, after: lag });
+            expected.push({
+              title: newDevice ? "Sign-in from a new device" : "Signed in",
+              current: `s${i}` === current,
+            });
+          } else if (kind === "failed") {
+            append("login_failed", null, { reason: "invalid_credentials" });
+            expected.push({ title: "Failed sign-in", current: false });
+          } else {
+            const ended = sessions[i % Math.max(1, sessions.length)] ?? null;
+            append("session_revoked", ended, { reason: "revoked" });
+            expected.push({ title: "Session ended", current: ended === current });
+          }
+          for (const pair of waiting.splice(0)) {
+            if (pair.after === 0 || i === steps.length - 1) append("new_device", pair.sessionId);
+            else waiting.push({ ...pair, after: pair.after - 1 });
+          }
+        });
+        for (const event of log) await store.appendSecurityEvent(event);
+
+        const shown: { title: string; current: boolean }[] = [];
+        let before: string | undefined;
+        do {
+          const page = await loadActivity(tessera, 1, before);
+          const html = activityFragment({ ...page, currentSessionId: current, now: Date.UTC(2026, 0, 2) });
+          const items = entries(html);
+          if (page.next !== null) expect(items.length).toBeGreaterThanOrEqual(ACTIVITY_PAGE);
+          shown.push(
+            ...items.map(({ lines }) => ({
+              title: (lines[0] ?? "").replace(/ This session$/, ""),
+              current: (lines[0] ?? "").endsWith(" This session"),
+            })),
+          );
+          before = page.next ?? undefined;
+        } while (before !== undefined);
+        expect(shown).toEqual(expected.reverse());
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -11,6 +11,18 @@
  * username key, device fingerprint or link ids. Kinds a person cannot act on (refreshes,
  * upgrades, `session_created`, which repeats the sign-in) are left out of the list.
  *
+ * One sign-in is one entry. A sign-in from a new device is logged twice: its
+ * `login_succeeded`, then — after the recorder has compared the device with earlier ones —
+ * a `new_device` with the same session id, so a higher id (the recorder's ids only grow) and
+ * maybe other events between. The entry stands where the `login_succeeded` is and reads
+ * "Sign-in from a new device". So that no page leaves half a sign-in to the next (which
+ * could not tell, from its cursor, that its `login_succeeded` was already answered for), a
+ * page ends only after the login of every `new_device` on it: usually `ACTIVITY_PAGE`
+ * entries, a few more when the two events straddle the boundary with others between.
+ * A `new_device` whose login is not found (pruned, or further than `PAIR_LOOKAHEAD` events
+ * down, which only a flood of events in those milliseconds could cause) is shown on its own;
+ * a login found on a later page after all would then read "Signed in" there.
+ *
  * A `session_revoked` carries the address and agent of the request that ended the session
  * (another device's "Sign out", a reused refresh token's sender), not of the session that
  * ended; so the ended session is described from its own `session_created` — found among the
@@ -37,6 +49,15 @@ export const ACTIVITY_PAGE = 10;
 
 /** How many sessions back an ended session's start is looked for. */
 const SESSION_LOOKBACK = 200;
+
+/** Events read at once while filling a page: a page and its `new_device` events, usually. */
+const BATCH = 2 * ACTIVITY_PAGE;
+
+/**
+ * How many events past a page's own a `new_device`'s login is looked for. Only events
+ * recorded while the recorder checked the device lie between the two: a handful at most.
+ */
+const PAIR_LOOKAHEAD = 100;
 
 /** What `session_revoked`'s `detail.reason` means to the account's owner. */
 const ENDED: Readonly<Record<string, string>> = {
@@ -68,6 +89,8 @@ const RAW_AGENT_CHARS = 160;
 export interface ActivityPage extends SecurityEventPage {
   /** `session_created` events by session id. */
   readonly started: ReadonlyMap<string, SecurityEvent>;
+  /** Sessions whose `login_succeeded` on this page had a `new_device`: it reads so. */
+  readonly newDevice: ReadonlySet<string>;
 }
 
 /** The user's activity, newest first, from `before` (a page's `next`) when given. */
@@ -76,12 +99,7 @@ export async function loadActivity(
   userId: number,
   before?: string,
 ): Promise<ActivityPage> {
-  const page = await tessera.listSecurityEvents({
-    userId,
-    kinds: ACTIVITY_KINDS,
-    limit: ACTIVITY_PAGE,
-    ...(before === undefined ? {} : { before }),
-  });
+  const page = await signInPage(tessera, userId, before);
   const ended = page.events.filter((event) => event.kind === "session_revoked" && event.sessionId !== null);
   const newest = ended[0];
   if (newest === undefined) return { ...page, started: new Map() };
@@ -97,6 +115,60 @@ export async function loadActivity(
     if (start.sessionId !== null && wanted.has(start.sessionId)) started.set(start.sessionId, start);
   }
   return { ...page, started };
+}
+
+/**
+ * The page's events with each `new_device` folded into its login (see the module note):
+ * read on until the page has `ACTIVITY_PAGE` entries and no `new_device` on it waits for
+ * its login, the log ends, or `PAIR_LOOKAHEAD` events past the page's own were read.
+ */
+async function signInPage(
+  tessera: Pick<Tessera, "listSecurityEvents">,
+  userId: number,
+  before: string | undefined,
+): Promise<Omit<ActivityPage, "started">> {
+  const read: SecurityEvent[] = [];
+  /** Sessions of the `new_device` events read whose login is not read yet. */
+  const waiting = new Set<string>();
+  const paired = new Set<string>();
+  let entries = 0;
+  let cursor = before;
+  let more = true;
+  const full = () => entries >= ACTIVITY_PAGE && waiting.size === 0;
+  while (more && !full() && read.length < ACTIVITY_PAGE + PAIR_LOOKAHEAD) {
+    const batch = await tessera.listSecurityEvents({
+      userId,
+      kinds: ACTIVITY_KINDS,
+      limit: BATCH,
+      ...(cursor === undefined ? {} : { before: cursor }),
+    });
+    let taken = 0;
+    for (const event of batch.events) {
+      if (full()) break;
+      taken += 1;
+      read.push(event);
+      if (event.kind === "new_device" && event.sessionId !== null) {
+        waiting.add(event.sessionId);
+      } else if (
+        event.kind === "login_succeeded" &&
+        event.sessionId !== null &&
+        waiting.has(event.sessionId)
+      ) {
+        waiting.delete(event.sessionId);
+        paired.add(event.sessionId);
+        entries += 1;
+      } else {
+        entries += 1;
+      }
+    }
+    cursor = read[read.length - 1]?.id;
+    more = taken < batch.events.length || batch.next !== null;
+  }
+  // Folded: a `new_device` whose login is on this page. One still waiting is shown alone.
+  const events = read.filter(
+    (event) => !(event.kind === "new_device" && event.sessionId !== null && paired.has(event.sessionId)),
+  );
+  return { events, next: more && cursor !== undefined ? cursor : null, newDevice: paired };
 }
 
 export interface ActivityInput extends ActivityPage {
@@ -132,7 +204,10 @@ ${items.join("\n")}
 }
 
 function eventItem(event: SecurityEvent, input: ActivityInput): string {
-  const { title, reason, alarming } = describeEvent(event);
+  const fromNewDevice =
+    event.kind === "login_succeeded" && event.sessionId !== null && input.newDevice.has(event.sessionId);
+  const kind = fromNewDevice ? "new_device" : event.kind;
+  const { title, reason, alarming } = describeEvent(event, kind);
   const current =
     event.sessionId !== null && event.sessionId === input.currentSessionId
       ? ' <span class="badge this">This session</span>'
@@ -150,7 +225,7 @@ function eventItem(event: SecurityEvent, input: ActivityInput): string {
     const where = whereHtml(event);
     if (where !== null) lines.push(`<p class="event-where">${where}</p>`);
   }
-  return `<li class="event${alarming ? " alarming" : ""}" data-kind="${escapeHtml(event.kind)}">
+  return `<li class="event${alarming ? " alarming" : ""}" data-kind="${escapeHtml(kind)}">
 <p class="event-title"><strong>${escapeHtml(title)}</strong>${current}</p>
 ${lines.length === 0 ? "" : `${lines.join("\n")}\n`}<p class="event-time">${timeText(event.at, input.now)}</p>
 </li>`;
@@ -162,9 +237,10 @@ interface EventText {
   readonly alarming: boolean;
 }
 
-function describeEvent(event: SecurityEvent): EventText {
+/** `kind` is the event's, or `new_device` for a login folded with its `new_device`. */
+function describeEvent(event: SecurityEvent, kind: SecurityEventKind): EventText {
   const reason = typeof event.detail.reason === "string" ? event.detail.reason : null;
-  switch (event.kind) {
+  switch (kind) {
     case "login_succeeded": {
       const provider = event.detail.provider;
       const how = typeof provider === "string" && provider !== "password" ? ` with ${provider}` : "";
@@ -186,7 +262,7 @@ function describeEvent(event: SecurityEvent): EventText {
       return { title: "Password changed", reason: null, alarming: false };
     default:
       // A kind this page does not ask for (the query names `ACTIVITY_KINDS`): its name.
-      return { title: event.kind.replaceAll("_", " "), reason: null, alarming: false };
+      return { title: kind.replaceAll("_", " "), reason: null, alarming: false };
   }
 }
 
