@@ -311,6 +311,31 @@ describe("link URLs", () => {
   });
 });
 
+describe("forwarded client addresses", () => {
+  it("behind a trusted proxy, X-Forwarded-For that is no IP address is not taken as the client's", async () => {
+    const { base } = await serve({ trustProxy: true });
+    const pair = await login(base);
+    const addressSeen = async (forwarded: string): Promise<unknown> => {
+      const credentials = JSON.stringify({ username: pair.user.username, password: "secret123" });
+      const fresh = await fetch(`${base}/auth/login`, {
+        method: "POST",
+        headers: { ...json, "x-forwarded-for": forwarded },
+        body: credentials,
+      });
+      const { accessToken } = (await fresh.json()) as TokenPair;
+      const session = await fetch(`${base}/auth/session`, {
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      return ((await session.json()) as { session: { metadata: { ipAddress: unknown } } }).session.metadata
+        .ipAddress;
+    };
+    expect(await addressSeen("203.0.113.7")).toBe("203.0.113.7");
+    expect(await addressSeen("2001:db8::1, 10.0.0.1")).toBe("2001:db8::1");
+    expect(await addressSeen('"><img src=x onerror=alert(1)>')).toBe("127.0.0.1");
+    expect(await addressSeen(`1.2.3.4${"9".repeat(5000)}`)).toBe("127.0.0.1");
+  });
+});
+
 describe("token guessing", () => {
   it("random well-formed session and link tokens from one address end in 429 rate_limited with Retry-After", async () => {
     const { base } = await serve();

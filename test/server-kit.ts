@@ -44,12 +44,15 @@ export async function startTestServer(
 }
 
 /** The HTTP app over an engine on `store`, on a free port; `close` stops both and closes the store. */
-export async function serveStore(store: SessionStore): Promise<{ base: string; close(): Promise<void> }> {
+export async function serveStore(
+  store: SessionStore,
+): Promise<{ base: string; tessera: Tessera; close(): Promise<void> }> {
   const tessera = await Tessera.create({ store, passwords: FAST_PASSWORDS });
   const app = buildHttpApp({ tessera });
   await app.listen({ port: 0, host: "127.0.0.1" });
   return {
     base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+    tessera,
     async close() {
       await app.close();
       tessera.close();

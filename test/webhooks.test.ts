@@ -175,6 +175,29 @@ describe("webhooks", () => {
     expect(errors.some((message) => message.includes("after 2 attempts (status 500)"))).toBe(true);
   });
 
+  it("with the default schedule, a receiver that is down for 20 hours still gets the event", async () => {
+    // Fails every request until the clock says the receiver is back.
+    const down: Behaviour[] = Array.from({ length: 100 }, () => "fail");
+    const hook = await receiver(down);
+    cleanups.push(() => hook.close());
+    const { tessera, store, clock, hooks, errors } = await engineWithHooks(hook.url);
+    await tessera.login({ username: "ada", password: "secret123" });
+    await hook.requests(1);
+    const back = clock() + 20 * 3600_000;
+    let delivered = false;
+    // A minute at a time, for at most a day and a quarter: each round sends what is due.
+    for (let minute = 0; minute < 30 * 60 && !delivered; minute++) {
+      clock.advance(60_000);
+      if (clock() >= back) down.length = 0;
+      const before = hook.received.length;
+      await hooks.deliverDue();
+      delivered = down.length === 0 && hook.received.length > before;
+    }
+    expect(errors).toEqual([]);
+    expect(delivered).toBe(true);
+    expect(await store.claimWebhooks(clock() + 24 * 3600_000, 10, 1000)).toEqual([]);
+  });
+
   it("a claimer that died holds its delivery only until the lease passes; then another sends it", async () => {
     // The first node's POST hangs (the receiver holds it): as if the node died mid-delivery.
     const hook = await receiver(["hold", "ok"]);

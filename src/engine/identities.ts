@@ -22,6 +22,7 @@ import { TesseraError } from "../errors.js";
 import { IDENTITY_NAME_MARK, MAX_USERNAME_LENGTH, normaliseUsername } from "../passwords/username.js";
 import type { IdentityKey, IdentityRecord, UserRecord } from "../stores/session-store.js";
 import { type EngineContext, fromStore, publicUser } from "./context.js";
+import { hasUnkeptCharacters } from "./text.js";
 import type { PublicUser, RequestMetadata } from "./types.js";
 
 /** What a provider names: the issuer (partner) inside it and the issuer's id of the person. */
@@ -162,6 +163,22 @@ function identityKey(provider: string, identity: ProviderIdentity): IdentityKey 
     throw new TesseraError("invalid_request", `The subject must be 1 to ${MAX_PART_LENGTH} characters.`, {
       issues: [{ path: "subject", message: `must be 1 to ${MAX_PART_LENGTH} characters` }],
     });
+  }
+  // Issuer and subject come from what a provider was sent (a partner's payload, a token's
+  // claims): a character no store keeps as given is that input's mistake.
+  for (const [path, text] of [
+    ["issuer", issuer],
+    ["subject", subject],
+  ] as const) {
+    if (hasUnkeptCharacters(text)) {
+      throw new TesseraError(
+        "invalid_request",
+        `The ${path} contains control characters or lone surrogates.`,
+        {
+          issues: [{ path, message: "must not contain control characters or lone surrogates" }],
+        },
+      );
+    }
   }
   return { provider, issuer, subject };
 }

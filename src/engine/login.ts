@@ -22,13 +22,12 @@ import { resolveIdentity } from "./identities.js";
 import type { ProviderContext } from "./providers.js";
 import { deviceDetail } from "./security-log.js";
 import { toPublicSession } from "./session-cache.js";
+import { hasUnkeptCharacters } from "./text.js";
 import type { LoginInput, PublicUser, RequestMetadata, StartSessionInput, TokenPair } from "./types.js";
 
 const MAX_DEVICE_ID_LENGTH = 128;
 /** The contract's limit on a device name. */
 export const MAX_DEVICE_NAME_LENGTH = 64;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-const DEVICE_NAME = /^[^\u0000-\u001f\u007f]{1,64}$/u;
 
 export async function login(ctx: EngineContext, input: LoginInput): Promise<TokenPair> {
   // Checked before the password, so a bad name costs no hashing and no throttle count.
@@ -47,7 +46,12 @@ export async function login(ctx: EngineContext, input: LoginInput): Promise<Toke
 /** The validated device name, or null; `invalid_request` for anything but 1–64 printable characters. */
 export function deviceNameOf(value: unknown): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== "string" || !DEVICE_NAME.test(value)) {
+  if (
+    typeof value !== "string" ||
+    value.length === 0 ||
+    [...value].length > MAX_DEVICE_NAME_LENGTH ||
+    hasUnkeptCharacters(value)
+  ) {
     const message = `must be 1 to ${MAX_DEVICE_NAME_LENGTH} characters, without control characters`;
     throw new TesseraError("invalid_request", `deviceName ${message}.`, {
       issues: [{ path: "deviceName", message }],
@@ -185,9 +189,13 @@ export interface PreparedSession {
  */
 export async function prepareSession(ctx: EngineContext, input: StartSessionInput): Promise<PreparedSession> {
   const deviceId = input.deviceId ?? null;
-  if (deviceId !== null && (deviceId.length === 0 || deviceId.length > MAX_DEVICE_ID_LENGTH)) {
-    throw new TesseraError("invalid_request", `deviceId must be 1 to ${MAX_DEVICE_ID_LENGTH} characters.`, {
-      issues: [{ path: "deviceId", message: `must be 1 to ${MAX_DEVICE_ID_LENGTH} characters` }],
+  if (
+    deviceId !== null &&
+    (deviceId.length === 0 || deviceId.length > MAX_DEVICE_ID_LENGTH || hasUnkeptCharacters(deviceId))
+  ) {
+    const message = `must be 1 to ${MAX_DEVICE_ID_LENGTH} characters, without control characters`;
+    throw new TesseraError("invalid_request", `deviceId ${message}.`, {
+      issues: [{ path: "deviceId", message }],
     });
   }
   const deviceName = deviceNameOf(input.deviceName);

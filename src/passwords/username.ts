@@ -17,6 +17,8 @@ export interface NormalisedUsername {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
 const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]/;
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
 export function normaliseUsername(raw: string): NormalisedUsername {
   const display = raw.normalize("NFKC").trim();
   if (display.length === 0) {
@@ -55,6 +57,14 @@ export const IDENTITY_NAME_MARK = "|";
  */
 export function normaliseLocalUsername(raw: string): NormalisedUsername {
   const name = normaliseUsername(raw);
+  // A surrogate that pairs with nothing is no character: PostgreSQL and SQLite store it as
+  // U+FFFD (or bytes that are not UTF-8), so two such names would be one user, or shown
+  // unlike what was registered.
+  if (LONE_SURROGATE.test(name.display)) {
+    throw new TesseraError("invalid_request", "The username contains control or invisible characters.", {
+      issues: [{ path: "username", message: "must not contain control or invisible characters" }],
+    });
+  }
   if (name.display.includes(IDENTITY_NAME_MARK)) {
     throw new TesseraError("invalid_request", `The username must not contain "${IDENTITY_NAME_MARK}".`, {
       issues: [

@@ -1,4 +1,5 @@
-import { EventEmitter } from "node:events";
+import { EventEmitter, once } from "node:events";
+import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDir, testConfig } from "../../test/server-kit.js";
 import { installShutdownHandlers } from "./shutdown.js";
@@ -68,6 +69,35 @@ describe("graceful shutdown", () => {
     await exitedPromise;
     expect(exits).toEqual([0]);
     expect(await server.tessera.healthy()).toBe(false);
+  });
+
+  it("a request that reaches a closing server answers the contract's 503 unavailable", async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const server = await startServer(testConfig(dir.path), { print: () => undefined });
+    cleanups.push(() => server.close());
+
+    // A request whose headers have begun keeps its connection open while the server closes.
+    const { port } = new URL(server.urls.http);
+    const socket = connect(Number(port), "127.0.0.1");
+    await once(socket, "connect");
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.write("GET /auth/events HTTP/1.1\r\nHost: x\r\n");
+    const closed = server.close();
+    // Closing has begun once the listener stops (a turn of the event loop at a time).
+    while (server.http.server.listening) await new Promise((resolve) => setImmediate(resolve));
+    socket.write("\r\n");
+    await once(socket, "close");
+    await closed;
+
+    const text = Buffer.concat(chunks).toString("utf8");
+    expect(text).toMatch(/^HTTP\/1\.1 503/);
+    expect(text.toLowerCase()).toContain("cache-control: no-store");
+    const body = JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)) as Record<string, unknown>;
+    expect(body).toEqual({
+      error: { code: "unavailable", message: "This server is shutting down; try again shortly." },
+    });
   });
 
   it("a second signal exits 1 at once; SIGINT works like SIGTERM", async () => {

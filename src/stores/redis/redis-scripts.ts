@@ -458,28 +458,61 @@ return 1
 `,
 );
 
-/** KEYS: logData, logIds, logAt. A: id, json, at. */
+/**
+ * KEYS: logData, logIds, logAt, the user's log index (`log:user:<id>`). A: id, body, at,
+ * "1" when the event has a user (then its id goes in the user's index too).
+ */
 export const APPEND_EVENT = script(
   "append_event",
   `
 if redis.call('HSETNX', KEYS[1], A(1), A(2)) == 0 then error('appendSecurityEvent: id already exists') end
 redis.call('ZADD', KEYS[2], 0, A(1))
 redis.call('ZADD', KEYS[3], A(3), A(1))
+if A(4) == '1' then redis.call('ZADD', KEYS[4], 0, A(1)) end
 return 1
 `,
 );
 
-/** KEYS: logData, logIds, logAt. A: before, limit. */
+/**
+ * KEYS: logData, logIds, logAt, the base of the users' log indexes (`log:user:`, in the
+ * same slot). A: before, limit. Each event leaves its user's index with it.
+ */
 export const PRUNE_EVENTS = script(
   "prune_events",
   `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. A(1), 'LIMIT', 0, tonumber(A(2)))
 for _, id in ipairs(ids) do
+  local body = redis.call('HGET', KEYS[1], id)
+  if body then
+    local ok, event = pcall(cjson.decode, body)
+    if ok and type(event.userId) == 'number' then
+      redis.call('ZREM', KEYS[4] .. string.format('%d', event.userId), id)
+    end
+  end
   redis.call('HDEL', KEYS[1], id)
   redis.call('ZREM', KEYS[2], id)
   redis.call('ZREM', KEYS[3], id)
 end
 return #ids
+`,
+);
+
+/** KEYS: logData, the base of the users' log indexes. A: event ids. Puts each in its user's index (an upgrade's backfill). */
+export const INDEX_EVENTS = script(
+  "index_events",
+  `
+local n = 0
+for i = 1, #ARGV - 3 do
+  local body = redis.call('HGET', KEYS[1], A(i))
+  if body then
+    local ok, event = pcall(cjson.decode, body)
+    if ok and type(event.userId) == 'number' then
+      redis.call('ZADD', KEYS[2] .. string.format('%d', event.userId), 0, A(i))
+      n = n + 1
+    end
+  end
+end
+return n
 `,
 );
 

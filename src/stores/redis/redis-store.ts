@@ -171,10 +171,42 @@ export class RedisStore implements SessionStore {
     const epoch = await this.#ensureEpoch();
     this.#feed.setEpoch(epoch);
     await this.#measureClock();
+    await this.#indexLogByUser();
     this.#clockTimer = setInterval(() => {
       this.#measureClock().catch(() => {});
     }, CLOCK_REFRESH_MS).unref();
     await this.#feed.start();
+  }
+
+  /**
+   * Security events written before the log had per-user indexes go into them once (the
+   * first store to open a data set without the mark does it, a chunk at a time; indexing
+   * twice is harmless). Events appended meanwhile index themselves.
+   */
+  async #indexLogByUser(): Promise<void> {
+    const mark = this.#keys.d("log:by-user");
+    if (Number(await this.#redis.send(mark, ["EXISTS", mark])) === 1) return;
+    const [data, log] = this.#logKeys() as [string, string, string];
+    let after = "-";
+    for (;;) {
+      const ids = (await this.#redis.send(log, [
+        "ZRANGEBYLEX",
+        log,
+        after,
+        "+",
+        "LIMIT",
+        "0",
+        "500",
+      ])) as string[];
+      if (ids.length === 0) break;
+      await this.#redis.run(
+        S.INDEX_EVENTS,
+        [data, this.#keys.d("log:user:")],
+        ["0", this.#origin, STREAM_MAXLEN, ...ids],
+      );
+      after = `(${ids[ids.length - 1]}`;
+    }
+    await this.#redis.send(mark, ["SET", mark, "1"]);
   }
 
   /** The epoch key marks this Redis's data set; a Redis that came back empty has none. */
@@ -842,19 +874,28 @@ export class RedisStore implements SessionStore {
 
   async appendSecurityEvent(event: SecurityEventRecord): Promise<void> {
     this.#assertOpen();
-    await this.#redis.run(S.APPEND_EVENT, this.#logKeys(), [
-      "0",
-      this.#origin,
-      STREAM_MAXLEN,
-      event.id,
-      JSON.stringify(event),
-      String(event.at),
-    ]);
+    const userIndex = this.#keys.d(`log:user:${event.userId ?? "-"}`);
+    await this.#redis.run(
+      S.APPEND_EVENT,
+      [...this.#logKeys(), userIndex],
+      [
+        "0",
+        this.#origin,
+        STREAM_MAXLEN,
+        event.id,
+        JSON.stringify(event),
+        String(event.at),
+        event.userId === null ? "0" : "1",
+      ],
+    );
   }
 
   async listSecurityEvents(query: SecurityEventQuery): Promise<SecurityEventRecord[]> {
     this.#assertOpen();
-    const [data, ids] = this.#logKeys() as [string, string, string];
+    const [data, log] = this.#logKeys() as [string, string, string];
+    // A user's events come from their own index: reading one user's page never walks the
+    // deployment's whole log (every sessions page asks for one).
+    const ids = query.userId === undefined ? log : this.#keys.d(`log:user:${query.userId}`);
     const found: SecurityEventRecord[] = [];
     const kinds = query.kinds === undefined ? null : new Set(query.kinds);
     let upper = query.beforeId === undefined ? "+" : `(${query.beforeId}`;
@@ -890,13 +931,11 @@ export class RedisStore implements SessionStore {
 
   async pruneSecurityEvents(before: number, limit: number): Promise<number> {
     this.#assertOpen();
-    const reply = await this.#redis.run(S.PRUNE_EVENTS, this.#logKeys(), [
-      "0",
-      this.#origin,
-      STREAM_MAXLEN,
-      String(before),
-      String(Math.max(0, limit)),
-    ]);
+    const reply = await this.#redis.run(
+      S.PRUNE_EVENTS,
+      [...this.#logKeys(), this.#keys.d("log:user:")],
+      ["0", this.#origin, STREAM_MAXLEN, String(before), String(Math.max(0, limit))],
+    );
     return Number(reply);
   }
 

@@ -107,6 +107,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     childLoggerFactory: (logger) => logger,
     bodyLimit,
     trustProxy: options.trustProxy ?? false,
+    // Fastify's own 503 while closing has its own body; ours (the onRequest hook below)
+    // answers the contract's `unavailable`.
+    return503OnClosing: false,
     requestTimeout,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
     http: {
@@ -149,9 +152,24 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   installCors(app, options.corsOrigins ?? []);
 
+  // Set by the preClose hook below: Fastify is closing this app.
+  let closing = false;
+
   // A request that says it has no body has none to parse, whatever Content-Type a client
   // library adds (Python's urllib sends a form type on an empty POST): not a form post.
-  app.addHook("onRequest", (request, _reply, done) => {
+  app.addHook("onRequest", (request, reply, done) => {
+    if (closing) {
+      // A request on a connection still open once closing began (pipelined, or kept
+      // alive): not started, so the client may send it to another node.
+      const { status, body } = errorResponse(
+        new TesseraError("unavailable", "This server is shutting down; try again shortly."),
+      );
+      reply
+        .code(status)
+        .headers({ ...NO_STORE, connection: "close" })
+        .send(body);
+      return;
+    }
     const { headers } = request;
     if (
       headers["content-type"] !== undefined &&
@@ -213,7 +231,6 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   });
   // Graceful close: Node keeps a keep-alive connection open after its in-flight request
   // ends, which would stall `close()`; answering with `Connection: close` ends it instead.
-  let closing = false;
   app.addHook("preClose", async () => {
     closing = true;
   });

@@ -4,6 +4,7 @@
  * so that a route file stays "parse, one engine call, write". A new route group is one
  * file exporting `(app, ctx: HttpContext) => Promise<void>`, registered in `app.ts`.
  */
+import { isIP } from "node:net";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FreshnessOptions } from "../../engine/freshness.js";
 import type { Tessera } from "../../engine/tessera.js";
@@ -70,13 +71,25 @@ class FastifyAuthRequest implements AuthRequest {
   }
 
   get clientAddress(): string {
-    return this.request.ip;
+    return clientAddressOf(this.request);
   }
 
   /** Only the CSRF check of a cookie-authenticated change reads it: not computed per request. */
   get origin(): string {
     return `${this.request.protocol}://${this.request.host}`;
   }
+}
+
+/**
+ * The client's address. Behind a trusted proxy Fastify takes it from `X-Forwarded-For` as
+ * sent, whatever it holds ("<script>", a 5 kB run of digits) when every hop is trusted
+ * (`trustProxy: true`); what is no IP address is not the client's address, so the
+ * connection's peer — the nearest address known to be true — stands in for it.
+ */
+export function clientAddressOf(request: FastifyRequest): string {
+  const { ip } = request;
+  if (isIP(ip) !== 0) return ip;
+  return request.socket.remoteAddress ?? "";
 }
 
 /** Adapts a Fastify request to the framework-free `AuthRequest`. */
@@ -107,7 +120,11 @@ export function createHttpContext(options: HttpContextOptions): HttpContext {
       }
     },
     metadata(request) {
-      return { userAgent: request.headers["user-agent"] ?? null, ipAddress: request.ip, surface: "http" };
+      return {
+        userAgent: request.headers["user-agent"] ?? null,
+        ipAddress: clientAddressOf(request) || null,
+        surface: "http",
+      };
     },
     setSessionCookie(request, reply, token, expires) {
       reply.header("set-cookie", sessionCookie(token, { secure: secure(request), expires }));
