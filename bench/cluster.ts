@@ -27,7 +27,7 @@ import {
   type TcpProxy,
   type TesseraNode,
 } from "../test/cluster/processes.js";
-import { note, printTable } from "./measure.js";
+import { note, percentile, printTable } from "./measure.js";
 
 const REVOCATIONS = Number(process.env.BENCH_CLUSTER_REVOCATIONS ?? 1000);
 const SOCKET_ROUNDS = Number(process.env.BENCH_CLUSTER_SOCKETS ?? 200);
@@ -157,10 +157,12 @@ async function firstStatus(node: TesseraNode, token: string, status: number, sta
   }
 }
 
-function percentiles(values: readonly number[]): { p50: number; p99: number; max: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? Number.NaN };
+function percentiles(values: readonly number[], what: string): { p50: number; p99: number; max: number } {
+  return {
+    p50: percentile(values, 50, what),
+    p99: percentile(values, 99, what),
+    max: percentile(values, 100, what),
+  };
 }
 
 const ms = (value: number) => `${value.toFixed(1)} ms`;
@@ -210,7 +212,7 @@ async function measureStore(store: ClusterStore): Promise<void> {
       onB.push(timeB);
       onC.push(timeC);
     }
-    const refusal = percentiles([...onB, ...onC]);
+    const refusal = percentiles([...onB, ...onC], `${store.name}: revoke → refusal on the other nodes`);
     note(
       `${store.name}: revoke on A → first refusal on B and C over ${REVOCATIONS} revocations: p50 ${ms(refusal.p50)}, p99 ${ms(refusal.p99)}, max ${ms(refusal.max)} (target p99 < 50 ms: ${refusal.p99 < 50 ? "met" : "NOT met"})`,
     );
@@ -227,7 +229,7 @@ async function measureStore(store: ClusterStore): Promise<void> {
       if (logout.status !== 204) throw new Error(`logout: ${logout.status}`);
       closes.push((await closed) - started);
     }
-    const socketClose = percentiles(closes);
+    const socketClose = percentiles(closes, `${store.name}: revoke → socket closed`);
     note(
       `${store.name}: revoke on A → socket on C closed over ${SOCKET_ROUNDS} sockets: p50 ${ms(socketClose.p50)}, p99 ${ms(socketClose.p99)}, max ${ms(socketClose.max)} (target p99 < 250 ms: ${socketClose.p99 < 250 ? "met" : "NOT met"})`,
     );

@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { hash, verify } from "@node-rs/argon2";
 import autocannon from "autocannon";
 import { BENCH_PASSWORDS, BENCH_USER, type ServerKind, type ServerReady } from "./http-server.js";
-import { median, note, pick, printTable, type Result, ratioLine } from "./measure.js";
+import { median, note, percentile, pick, printTable, type Result, ratioLine } from "./measure.js";
 
 const ROUND_SECONDS = 3;
 const ROUNDS = 5;
@@ -237,13 +237,6 @@ async function probe(url: string, headers: Record<string, string>, connections: 
   );
   agent.destroy();
   return latencies;
-}
-
-/** The `p`th percentile of `values`; no samples is an error, not a figure. */
-function percentile(values: readonly number[], p: number, what: string): number {
-  if (values.length === 0) throw new Error(`${what}: no samples, no percentile`);
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
 export async function benchHttp(): Promise<void> {

@@ -69,6 +69,16 @@ export function median(values: readonly number[]): number {
 }
 
 /** One printed table, as the results file keeps it. */
+/**
+ * The `p`th percentile (0–100) of `values`, by nearest rank; no samples is an error, not a
+ * figure, so a measurement that never happened cannot print as 0 or NaN.
+ */
+export function percentile(values: readonly number[], p: number, what: string): number {
+  if (values.length === 0) throw new Error(`${what}: no samples, no percentile`);
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
 export interface Table {
   readonly title: string;
   readonly unit: string;

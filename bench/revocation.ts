@@ -18,15 +18,10 @@ import { SqliteStore } from "../src/stores/sqlite/sqlite-store.js";
 import { GateRegistry } from "../src/surfaces/socket/gates.js";
 import { startTcpGateway } from "../src/surfaces/socket/tcp.js";
 import { attachWebSocketGateway } from "../src/surfaces/socket/websocket.js";
-import { note } from "./measure.js";
+import { note, percentile } from "./measure.js";
 
 const ROUNDS = 200;
 const BOUND_MS = 100;
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
 
 async function measure(store: SessionStore): Promise<Record<"websocket" | "tcp", number[]>> {
   const tessera = await Tessera.create({
@@ -80,8 +75,8 @@ export async function benchRevocation(): Promise<void> {
   ];
   for (const [store, samples] of results) {
     for (const transport of ["websocket", "tcp"] as const) {
-      const p50 = percentile(samples[transport], 50);
-      const p99 = percentile(samples[transport], 99);
+      const p50 = percentile(samples[transport], 50, transport);
+      const p99 = percentile(samples[transport], 99, transport);
       lines.push(
         `| ${store} | ${transport} | ${p50.toFixed(2)} | ${p99.toFixed(2)} | ${(p99 / BOUND_MS).toFixed(3)} |`,
       );
