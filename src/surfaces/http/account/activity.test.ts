@@ -194,4 +194,19 @@ describe("the sessions page's recent activity", () => {
       { numRuns: 60 },
     );
   });
+
+  it("clips a long unknown user agent at a whole character, never between a surrogate pair's halves", async () => {
+    const { tessera, clock } = await makeEngine();
+    await tessera.register({ username: "ada", password: "secret123" });
+    const user = await tessera.login({ username: "ada", password: "secret123" });
+    // 159 units, then an emoji (two units) across the 160-unit clip.
+    const agent = `${"x".repeat(159)}\u{1f600}${"y".repeat(20)}`;
+    await tessera.login({ username: "ada", password: "secret123", metadata: { userAgent: agent } });
+    await tessera.securityEventsSettled();
+    const page = await loadActivity(tessera, user.user.id);
+    const html = activityFragment({ ...page, currentSessionId: user.sessionId, now: clock() });
+    const decoded = html.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
+    expect(decoded.isWellFormed()).toBe(true);
+    expect(decoded).toContain(`Unknown browser “${"x".repeat(159)}…”`);
+  });
 });

@@ -298,7 +298,11 @@ function whereHtml(event: SecurityEvent, name?: unknown): string | null {
 }
 
 function clipped(text: string): string {
-  return text.length <= RAW_AGENT_CHARS ? text : `${text.slice(0, RAW_AGENT_CHARS)}…`;
+  if (text.length <= RAW_AGENT_CHARS) return text;
+  // Never between the two halves of a surrogate pair: half a character is not text.
+  const high = text.charCodeAt(RAW_AGENT_CHARS - 1);
+  const end = high >= 0xd800 && high <= 0xdbff ? RAW_AGENT_CHARS - 1 : RAW_AGENT_CHARS;
+  return `${text.slice(0, end)}…`;
 }
 
 /** The absolute time (the script turns it into the reader's locale), then how long ago. */
