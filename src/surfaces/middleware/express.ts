@@ -9,6 +9,7 @@
  * app.get("/me", tesseraGuard({ tessera }), (req, res) => res.json(req.tessera?.user));
  * ```
  */
+import { isIP } from "node:net";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Tessera } from "../../engine/tessera.js";
 import { type AuthContext, type AuthOptions, type AuthRequest, authenticate } from "../http/auth.js";
@@ -34,7 +35,10 @@ function authRequest(req: Request): AuthRequest {
     method: req.method,
     header: (name) => req.get(name),
     origin: req.get("host") === undefined ? null : `${req.protocol}://${req.get("host")}`,
-    clientAddress: req.ip ?? null,
+    // Behind `trust proxy`, `req.ip` is whatever X-Forwarded-For said; a value that is not an
+    // address counts as the peer's (as in `tessera serve`), or rotating junk would give every
+    // request its own guessing budget.
+    clientAddress: req.ip !== undefined && isIP(req.ip) !== 0 ? req.ip : (req.socket.remoteAddress ?? null),
   };
 }
 
