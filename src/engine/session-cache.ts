@@ -22,6 +22,7 @@
  */
 import type { JsonValue, SessionRecord, SessionTokenType } from "../stores/session-store.js";
 import { digestKeyOf } from "../tokens/opaque.js";
+import { isoTime } from "./iso-time.js";
 import type { PublicUser, Session, ValidatedSession } from "./types.js";
 
 /** How many sessions keep their materialised answer (a ring: the oldest answer goes first). */
@@ -51,8 +52,8 @@ export interface CacheEntry {
 export function toPublicSession(record: SessionRecord): Session {
   // A session's times are often equal (created = authenticated = last seen at login;
   // expiry = cap): equal times share one string.
-  const createdAt = new Date(record.createdAt).toISOString();
-  const iso = (ms: number) => (ms === record.createdAt ? createdAt : new Date(ms).toISOString());
+  const createdAt = isoTime(record.createdAt);
+  const iso = (ms: number) => (ms === record.createdAt ? createdAt : isoTime(ms));
   const expiresAt = iso(record.expiresAt);
   return {
     id: record.id,
