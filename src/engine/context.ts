@@ -139,9 +139,16 @@ export async function cacheRecord(
   return ctx.cache.put(record, publicUser(user), ctx.now(), since);
 }
 
+/** A session's ends, as a record or a cache entry has them (an entry says `revoked` instead). */
+export interface SessionEnds {
+  readonly expiresAt: number;
+  readonly maxExpiresAt: number;
+  readonly revokedAt?: number | null;
+}
+
 /** Why a session can no longer be used, or null when it is live. */
-export function sessionProblem(record: SessionRecord, revoked: boolean, now: number): TesseraError | null {
-  if (revoked || record.revokedAt !== null)
+export function sessionProblem(record: SessionEnds, revoked: boolean, now: number): TesseraError | null {
+  if (revoked || (record.revokedAt ?? null) !== null)
     return new TesseraError("token_revoked", "The session has ended.");
   if (record.expiresAt <= now) return new TesseraError("token_expired", "The session has expired.");
   // Stores clamp `expiresAt` to the cap; this holds even for a row that escaped the clamp.

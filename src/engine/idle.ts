@@ -37,9 +37,7 @@ export function idleExpired(): TesseraError {
 export function touch(ctx: EngineContext, entry: CacheEntry, now: number): void {
   if (now - entry.touchedAt < ctx.options.touchIntervalMs) return;
   entry.touchedAt = now;
-  ctx.store
-    .touchSession(entry.record.id, now)
-    .catch((error: unknown) => ctx.reportError(error, "touch session"));
+  ctx.store.touchSession(entry.id, now).catch((error: unknown) => ctx.reportError(error, "touch session"));
 }
 
 /**
@@ -80,12 +78,12 @@ export async function checkLive(
   options: { readonly use: boolean } = { use: true },
 ): Promise<CacheEntry> {
   let entry = first;
-  let failure = sessionProblem(entry.record, entry.revoked, now);
+  let failure = sessionProblem(entry, entry.revoked, now);
   if (failure === null && fromCache && isIdle(ctx, entry.touchedAt, now)) {
     const fresh = await reload();
     if (fresh === null) throw new TesseraError("token_revoked", "The session has ended.");
     entry = fresh;
-    failure = sessionProblem(entry.record, entry.revoked, now);
+    failure = sessionProblem(entry, entry.revoked, now);
   }
   if (failure !== null) throw failure;
   if (isIdle(ctx, entry.touchedAt, now)) throw idleExpired();

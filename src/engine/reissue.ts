@@ -22,9 +22,9 @@ export async function reissue(
   const sessionToken = generateOpaqueToken("session");
   const current = await loadSession(ctx, sessionId);
   if (current === null) throw new TesseraError("token_revoked", "The session has ended.");
-  const problem = sessionProblem(current.record, current.revoked, now);
+  const problem = sessionProblem(current, current.revoked, now);
   if (problem !== null) throw problem;
-  const expiresAt = Math.min(now + ctx.options.sessionTtlMs, current.record.maxExpiresAt);
+  const expiresAt = Math.min(now + ctx.options.sessionTtlMs, current.maxExpiresAt);
   const since = ctx.cache.epoch;
   const record = await fromStore(
     ctx.store.reissueSession({

@@ -12,6 +12,8 @@
 import { TesseraError } from "../errors.js";
 import type { AccessClaims } from "../tokens/jwt.js";
 import {
+  digestKey,
+  digestKeyOf,
   digestToken,
   OPAQUE_PREFIXES,
   OPAQUE_TOKEN_LENGTH,
@@ -38,65 +40,67 @@ const SESSION_PREFIX = OPAQUE_PREFIXES.session;
  */
 export function validateSync(ctx: EngineContext, token: string): ValidatedSession | null {
   if (typeof token !== "string" || !ctx.store.events.isCurrent()) return null;
-  const now = ctx.now();
-  if (token.length === OPAQUE_TOKEN_LENGTH && token.startsWith(SESSION_PREFIX)) {
-    const entry = ctx.cache.byTokenHash(digestToken(token), now);
-    if (entry === undefined || !isLive(ctx, entry, now)) return null;
-    touch(ctx, entry, now);
-    return entry.asSessionToken;
-  }
-  if (token.length > MAX_TOKEN_LENGTH) return null;
-  const claims = ctx.jwtCache.get(token);
-  if (claims === undefined || claims.exp * 1000 + ctx.options.skewMs <= now) return null;
-  if (ctx.denylist.denies(claims.jti, claims.sid, now)) return null;
-  const entry = ctx.cache.bySessionId(claims.sid, now);
-  if (entry === undefined || entry.user.uuid !== claims.sub || !isLive(ctx, entry, now)) return null;
-  // An upgraded session's JWTs are spent (the full path says so).
-  if (entry.record.tokenType === "session") return null;
-  touch(ctx, entry, now);
-  return entry.asJwt;
+  if (isSessionTokenForm(token)) return sessionTokenHit(ctx, token)?.answerAs("session") ?? null;
+  return jwtHit(ctx, token)?.answerAs("jwt") ?? null;
 }
 
 /**
  * `clientAddress` (where the token came from) feeds the token-guessing throttle: a cache
  * hit never looks at it; every other answer is refused while the address is throttled,
  * and a `token_invalid` counts against it.
+ *
+ * A cache hit returns the entry's settled promise (kept with its answer), so that it
+ * allocates nothing and costs its caller one `await` of a settled promise.
  */
 export function validate(
   ctx: EngineContext,
   token: string,
   clientAddress?: string | null,
 ): Promise<ValidatedSession> {
-  const hit = validateSync(ctx, token);
-  if (hit !== null) return settled(hit);
+  if (typeof token === "string" && ctx.store.events.isCurrent()) {
+    if (isSessionTokenForm(token)) {
+      const entry = sessionTokenHit(ctx, token);
+      if (entry !== undefined) return entry.settledAs("session");
+    } else {
+      const entry = jwtHit(ctx, token);
+      if (entry !== undefined) return entry.settledAs("jwt");
+    }
+  }
   return guardTokenUse(ctx.tokenThrottle, clientAddress, ctx.now, () => validateUncached(ctx, token));
 }
 
-/**
- * One resolved promise per cached answer, kept as long as the answer is (a `CacheEntry`
- * holds its two answers while it is cached), so that a cache hit of `validate` allocates
- * nothing and costs its caller one `await` of a settled promise. Callers of one session
- * share it, as they share the frozen answer. Not frozen itself: `await` takes its fast path
- * only for a promise with the ordinary shape (a frozen one costs an extra `then` job).
- */
-const settledAnswers = new WeakMap<ValidatedSession, Promise<ValidatedSession>>();
+function isSessionTokenForm(token: string): boolean {
+  return token.length === OPAQUE_TOKEN_LENGTH && token.startsWith(SESSION_PREFIX);
+}
 
-function settled(answer: ValidatedSession): Promise<ValidatedSession> {
-  let promise = settledAnswers.get(answer);
-  if (promise === undefined) {
-    promise = Promise.resolve(answer);
-    settledAnswers.set(answer, promise);
-  }
-  return promise;
+/** The cached, live session of a session token, touched; undefined when the full path must answer. */
+function sessionTokenHit(ctx: EngineContext, token: string): CacheEntry | undefined {
+  const now = ctx.now();
+  const entry = ctx.cache.byTokenKey(digestKey(token), now);
+  if (entry === undefined || !isLive(ctx, entry, now)) return undefined;
+  touch(ctx, entry, now);
+  return entry;
+}
+
+/** The same for a JWT verified before (its claims are cached). */
+function jwtHit(ctx: EngineContext, token: string): CacheEntry | undefined {
+  if (token.length > MAX_TOKEN_LENGTH) return undefined;
+  const now = ctx.now();
+  const claims = ctx.jwtCache.get(token);
+  if (claims === undefined || claims.exp * 1000 + ctx.options.skewMs <= now) return undefined;
+  if (ctx.denylist.denies(claims.jti, claims.sid, now)) return undefined;
+  const entry = ctx.cache.bySessionId(claims.sid, now);
+  if (entry === undefined || entry.user.uuid !== claims.sub || !isLive(ctx, entry, now)) return undefined;
+  // An upgraded session's JWTs are spent (the full path says so).
+  if (entry.tokenType === "session") return undefined;
+  touch(ctx, entry, now);
+  return entry;
 }
 
 /** A cached session that may be used at `now`; the full path says why when it may not. */
 function isLive(ctx: EngineContext, entry: CacheEntry, now: number): boolean {
   return (
-    !entry.revoked &&
-    entry.record.expiresAt > now &&
-    entry.record.maxExpiresAt > now &&
-    !isIdle(ctx, entry.touchedAt, now)
+    !entry.revoked && entry.expiresAt > now && entry.maxExpiresAt > now && !isIdle(ctx, entry.touchedAt, now)
   );
 }
 
@@ -126,9 +130,9 @@ async function validateSessionToken(ctx: EngineContext, token: string): Promise<
       throw new TesseraError("token_revoked", "The session's user no longer exists or is disabled.");
     return loaded;
   };
-  const cached = ctx.store.events.isCurrent() ? ctx.cache.byTokenHash(hash, now) : undefined;
+  const cached = ctx.store.events.isCurrent() ? ctx.cache.byTokenKey(digestKeyOf(hash), now) : undefined;
   const entry = await checkLive(ctx, cached ?? (await load()), cached !== undefined, load, now);
-  return entry.asSessionToken;
+  return entry.answerAs("session");
 }
 
 async function validateJwt(ctx: EngineContext, token: string): Promise<ValidatedSession> {
@@ -149,10 +153,10 @@ async function validateJwt(ctx: EngineContext, token: string): Promise<Validated
     throw new TesseraError("token_invalid", "The access token does not match its session.");
   // An upgraded session issues no more JWTs: every JWT of it is spent. This holds even when
   // the denylist entry of the upgrade has not reached this node (read-through without lease).
-  if (found.record.tokenType === "session")
+  if (found.tokenType === "session")
     throw new TesseraError("token_revoked", "The access token has been replaced by a session token.");
   const entry = await checkLive(ctx, found, cached !== undefined, reload, now);
-  return entry.asJwt;
+  return entry.answerAs("jwt");
 }
 
 /** Verified claims of an access JWT, from the cache when this exact token was seen before. */

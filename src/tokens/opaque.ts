@@ -70,11 +70,26 @@ export function opaqueTokenProblem(token: string, kind: OpaqueKind): string | nu
 
 // One-shot `crypto.hash` (Node ≥ 20.12) is about twice as fast as createHash for short
 // inputs, and this digest is on the hot path of every session-token validation.
-const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: "base64url") => string })
-  .hash;
+const oneShot = (
+  nodeCrypto as { hash?: (algorithm: string, data: string, encoding: "base64url" | "latin1") => string }
+).hash;
 
 /** SHA-256 of the token, base64url: the only form in which a token is stored. */
 export const digestToken: (token: string) => string =
   typeof oneShot === "function"
     ? (token) => oneShot("sha256", token, "base64url")
     : (token) => createHash("sha256").update(token).digest("base64url");
+
+/**
+ * The same digest as a 32-character latin1 string, one character per byte: the key of
+ * in-memory indexes (48 bytes of V8 heap against 64 for the base64url text).
+ */
+export const digestKey: (token: string) => string =
+  typeof oneShot === "function"
+    ? (token) => oneShot("sha256", token, "latin1")
+    : (token) => createHash("sha256").update(token).digest().toString("latin1");
+
+/** `digestKey` of a token from its stored `digestToken` form. */
+export function digestKeyOf(digest: string): string {
+  return Buffer.from(digest, "base64url").toString("latin1");
+}

@@ -15,6 +15,7 @@ import {
 } from "../../../test/socket-kit.js";
 import type { Session } from "../../engine/types.js";
 import { TesseraError } from "../../errors.js";
+import { generateOpaqueToken } from "../../tokens/opaque.js";
 import { Connection } from "./connection.js";
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -307,6 +308,23 @@ describe.each<Transport>(["websocket", "tcp"])("socket protocol over %s", (trans
     const pair = await gw.session();
     client.send({ type: "auth", token: pair.accessToken });
     expect(await client.next()).toMatchObject({ type: "ready" });
+  });
+
+  it("unknown tokens count against the peer's address: past the limit its sockets are rate_limited", async () => {
+    await gw.close();
+    gw = await startGateways({
+      engine: { tokenThrottle: { maxFailures: 3, baseDelaySeconds: 60 } },
+      socket: { maxAuthAttempts: 10 },
+    });
+    const client = await gw.connect(transport);
+    for (let i = 0; i < 3; i++) {
+      client.send({ type: "auth", token: generateOpaqueToken("session") });
+      expect(await client.next()).toMatchObject({ type: "error", code: "token_invalid" });
+    }
+    // A new socket from the same address: the throttle knows it.
+    const next = await gw.connect(transport);
+    next.send({ type: "auth", token: generateOpaqueToken("session") });
+    expect(await next.next()).toMatchObject({ type: "error", code: "rate_limited" });
   });
 
   it("a change to the session's data reaches the gates of connected sockets", async () => {

@@ -39,6 +39,13 @@ import type { ResolvedSocketOptions } from "./socket-options.js";
 /** What a gateway provides: write one frame, and end the connection because of an error. */
 export interface ConnectionTransport {
   send(text: string): void;
+  /**
+   * The peer's address; the engine throttles an address that keeps presenting invalid
+   * tokens. Asked once, when first needed (while a frame is handled, so the socket is
+   * open): a socket authenticated by a cached session never needs it, and Node keeps a
+   * copy of the address on every socket that was asked.
+   */
+  clientAddress(): string | null;
   /** WebSocket: close with the code's close code and the code as reason; TCP: error frame, then end. */
   end(error: TesseraError): void;
 }
@@ -47,8 +54,6 @@ export interface ConnectionInit {
   readonly options: ResolvedSocketOptions;
   readonly registry: ConnectionRegistry;
   readonly transport: ConnectionTransport;
-  /** The peer's address: the engine throttles an address that keeps presenting invalid tokens. */
-  readonly clientAddress?: string | null;
   /** The peer's user agent (WebSocket), recorded on a session it logs in. */
   readonly userAgent?: string | null;
 }
@@ -66,19 +71,20 @@ export class Connection implements RegisteredConnection {
   readonly #options: ResolvedSocketOptions;
   readonly #registry: ConnectionRegistry;
   readonly #transport: ConnectionTransport;
-  /** The peer's address, as the engine's request metadata. */
-  readonly #metadata: RequestMetadata;
+  /** The peer's address and user agent (the engine's request metadata is made from them when needed). */
+  /** Undefined until first needed (`ConnectionTransport.clientAddress`). */
+  #clientAddress: string | null | undefined = undefined;
+  readonly #userAgent: string | null;
   readonly #bucket: FrameBucket;
   /** Until authenticated; then dropped, so that an idle socket holds no timer. */
   #authTimer: NodeJS.Timeout | null;
   #phase: Phase = "waiting";
-  #queue: ClientFrame[] = [];
+  /** Made when a frame has to wait: an idle socket holds none. */
+  #queue: ClientFrame[] | null = null;
   #authAttempts = 0;
   #session: Session | null = null;
   #user: PublicUser | null = null;
   #expiresAtMs = 0;
-  /** The session's absolute cap: no renewal goes past it. */
-  #maxExpiresAtMs = 0;
   /** Whether the `expiring` frame has been sent (it is sent once). */
   #toldExpiring = false;
   #renewing = false;
@@ -89,16 +95,9 @@ export class Connection implements RegisteredConnection {
   constructor(init: ConnectionInit) {
     this.#options = init.options;
     this.#registry = init.registry;
-    this.#metadata = {
-      ipAddress: init.clientAddress ?? null,
-      userAgent: init.userAgent ?? null,
-      surface: "socket",
-    };
+    this.#userAgent = init.userAgent ?? null;
     this.#transport = init.transport;
-    this.#bucket = new FrameBucket({
-      perSecond: init.options.framesPerSecond,
-      burst: init.options.frameBurst,
-    });
+    this.#bucket = new FrameBucket(init.options.frameRate);
     this.#authTimer = setTimeout(() => {
       this.end(new TesseraError("auth_timeout", "Authenticate within the time allowed after connecting."));
     }, init.options.authTimeoutMs);
@@ -142,13 +141,13 @@ export class Connection implements RegisteredConnection {
       return;
     }
     if (this.#phase === "authenticating" || this.#phase === "checking") {
-      if (this.#queue.length >= MAX_QUEUED_FRAMES) {
+      if ((this.#queue?.length ?? 0) >= MAX_QUEUED_FRAMES) {
         this.end(new TesseraError("rate_limited", "Too many frames before authentication completed."));
-      } else this.#queue.push(frame);
+      } else this.#hold(frame);
       return;
     }
     if (this.#phase === "ready" && !this.#used()) {
-      this.#queue.push(frame);
+      this.#hold(frame);
       return;
     }
     this.#dispatch(frame);
@@ -184,14 +183,24 @@ export class Connection implements RegisteredConnection {
     if (this.#phase !== "ready" || this.#session?.id !== session.id) return;
     this.#session = session;
     this.#expiresAtMs = Date.parse(session.expiresAt);
-    this.#maxExpiresAtMs = Date.parse(session.maxExpiresAt);
+  }
+
+  /** The engine's request metadata for a call made on this socket's behalf. */
+  #metadata(): RequestMetadata {
+    if (this.#clientAddress === undefined) this.#clientAddress = this.#transport.clientAddress();
+    return { ipAddress: this.#clientAddress, userAgent: this.#userAgent, surface: "socket" };
+  }
+
+  #hold(frame: ClientFrame): void {
+    if (this.#queue === null) this.#queue = [frame];
+    else this.#queue.push(frame);
   }
 
   #markClosed(): boolean {
     if (this.#phase === "closed") return false;
     this.#phase = "closed";
     this.#stopAuthTimer();
-    this.#queue = [];
+    this.#queue = null;
     if (this.#session !== null) this.#registry.remove(this.#session.id, this);
     return true;
   }
@@ -253,7 +262,9 @@ export class Connection implements RegisteredConnection {
   }
 
   async #validate(token: string): Promise<ValidatedSession> {
-    const validated = await this.#options.tessera.validate(token, this.#metadata);
+    const { tessera } = this.#options;
+    // A cached session answers without the peer's address (only a refusal is throttled by it).
+    const validated = tessera.validateSync(token) ?? (await tessera.validate(token, this.#metadata()));
     if (validated.credential === "jwt" && !this.#options.acceptAccessJwt) {
       throw new TesseraError("token_invalid", "Sockets take session tokens; upgrade the access token first.");
     }
@@ -262,7 +273,7 @@ export class Connection implements RegisteredConnection {
 
   /** A returning client's refresh token: spent, the new pair sent before `ready`. */
   async #redeem(refreshToken: string): Promise<ValidatedSession> {
-    const pair = await this.#options.tessera.refresh(refreshToken, { metadata: this.#metadata });
+    const pair = await this.#options.tessera.refresh(refreshToken, { metadata: this.#metadata() });
     if (this.#phase !== "closed") this.#sendTokens(pair);
     // Our own, just-issued credential: a cache hit for a session token.
     return this.#options.tessera.validate(pair.accessToken);
@@ -282,13 +293,13 @@ export class Connection implements RegisteredConnection {
     }
     let pair: TokenPair;
     try {
-      pair = await tessera.loginWith(provider, fields, this.#metadata, { tokenType: "session" });
+      pair = await tessera.loginWith(provider, fields, this.#metadata(), { tokenType: "session" });
     } finally {
       loginSlots.release();
     }
     if (this.#phase === "closed") {
       // The client left while its password was checked: nobody holds these tokens.
-      await tessera.logout(pair.sessionId, this.#metadata).catch(() => undefined);
+      await tessera.logout(pair.sessionId, this.#metadata()).catch(() => undefined);
       throw new TesseraError("token_revoked", "The connection closed during login.");
     }
     this.#sendTokens(pair);
@@ -310,7 +321,6 @@ export class Connection implements RegisteredConnection {
     this.#session = session;
     this.#user = user;
     this.#expiresAtMs = Date.parse(session.expiresAt);
-    this.#maxExpiresAtMs = Date.parse(session.maxExpiresAt);
     // Authenticating was a use (validate recorded it).
     this.#lastUseAt = this.#options.clock();
     this.#lastTouchAt = this.#lastUseAt;
@@ -320,9 +330,10 @@ export class Connection implements RegisteredConnection {
   }
 
   #drain(): void {
-    while (this.#queue.length > 0 && (this.#phase === "ready" || this.#phase === "waiting")) {
+    while (this.#queue !== null && (this.#phase === "ready" || this.#phase === "waiting")) {
       if (this.#phase === "ready" && !this.#used()) return;
       const next = this.#queue.shift();
+      if (this.#queue?.length === 0) this.#queue = null;
       if (next !== undefined) this.#dispatch(next);
     }
   }
@@ -383,7 +394,7 @@ export class Connection implements RegisteredConnection {
     try {
       // Only this socket's own session: another user's token must neither work nor be spent.
       const pair = await this.#options.tessera.refresh(refreshToken, {
-        metadata: this.#metadata,
+        metadata: this.#metadata(),
         sessionId: this.#session?.id ?? null,
       });
       if (this.#phase !== "ready") return;
@@ -413,7 +424,7 @@ export class Connection implements RegisteredConnection {
         this.#tellExpiring();
         return;
       }
-      const pair = await tessera.reissue(sessionId, this.#metadata);
+      const pair = await tessera.reissue(sessionId, this.#metadata());
       if (this.#phase !== "ready") return;
       this.#expiresAtMs = Date.parse(pair.refreshExpiration);
       this.#sendTokens(pair);
@@ -428,7 +439,9 @@ export class Connection implements RegisteredConnection {
 
   /** Whether the session's expiry has reached its absolute cap, so that no renewal can extend it. */
   #atCap(): boolean {
-    return this.#expiresAtMs >= this.#maxExpiresAtMs;
+    // Read from the session when needed (near the end only): not one more number per socket.
+    const session = this.#session;
+    return session !== null && this.#expiresAtMs >= Date.parse(session.maxExpiresAt);
   }
 
   /** No `tokens` frame can come any more: the client is told once, and when the session ends. */
@@ -494,7 +507,9 @@ export class Connection implements RegisteredConnection {
       }
       // The store is unreachable: fail closed for the waiting frames, try again later.
       this.#phase = "ready";
-      for (const frame of this.#queue.splice(0)) {
+      const waiting = this.#queue ?? [];
+      this.#queue = null;
+      for (const frame of waiting) {
         this.#send(errorFrame(error, frame.type === "message" ? frame.id : undefined));
       }
     }

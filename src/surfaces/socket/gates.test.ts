@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FrameBucket } from "./frame-bucket.js";
+import { FrameBucket, FrameRate } from "./frame-bucket.js";
 import { GateRegistry } from "./gates.js";
 
 describe("GateRegistry", () => {
@@ -27,7 +27,7 @@ describe("GateRegistry", () => {
 describe("FrameBucket", () => {
   function bucket(perSecond: number, burst: number) {
     let now = 0;
-    const b = new FrameBucket({ perSecond, burst, now: () => now });
+    const b = new FrameBucket(new FrameRate({ perSecond, burst, now: () => now }));
     return {
       take: () => b.take(),
       advance: (ms: number) => {

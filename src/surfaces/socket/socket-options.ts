@@ -4,6 +4,7 @@
  */
 import type { Tessera } from "../../engine/tessera.js";
 import type { SurfaceMetrics } from "../http/metrics.js";
+import { FrameRate } from "./frame-bucket.js";
 import type { GateRegistry } from "./gates.js";
 import { LoginSlots } from "./login-slots.js";
 
@@ -60,6 +61,8 @@ export interface ResolvedSocketOptions {
   readonly maxFrameBytes: number;
   readonly framesPerSecond: number;
   readonly frameBurst: number;
+  /** The frame limit of `framesPerSecond` and `frameBurst`, shared by every connection of one gateway. */
+  readonly frameRate: FrameRate;
   readonly maxAuthAttempts: number;
   readonly heartbeatIntervalMs: number;
   readonly peerTimeoutMs: number;
@@ -86,6 +89,7 @@ function positive(name: string, value: number): number {
 export function resolveSocketOptions(options: SocketOptions): ResolvedSocketOptions {
   const framesPerSecond = positive("framesPerSecond", options.framesPerSecond ?? 100);
   const heartbeatIntervalMs = positive("heartbeatIntervalMs", options.heartbeatIntervalMs ?? 30_000);
+  const frameBurst = positive("frameBurst", options.frameBurst ?? framesPerSecond * 2);
   return {
     tessera: options.tessera,
     gates: options.gates,
@@ -93,7 +97,8 @@ export function resolveSocketOptions(options: SocketOptions): ResolvedSocketOpti
     acceptAccessJwt: options.acceptAccessJwt ?? false,
     maxFrameBytes: positive("maxFrameBytes", options.maxFrameBytes ?? 64 * 1024),
     framesPerSecond,
-    frameBurst: positive("frameBurst", options.frameBurst ?? framesPerSecond * 2),
+    frameBurst,
+    frameRate: new FrameRate({ perSecond: framesPerSecond, burst: frameBurst }),
     maxAuthAttempts: positive("maxAuthAttempts", options.maxAuthAttempts ?? 1),
     heartbeatIntervalMs,
     peerTimeoutMs: positive("peerTimeoutMs", options.peerTimeoutMs ?? 2 * heartbeatIntervalMs),

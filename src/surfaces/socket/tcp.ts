@@ -58,8 +58,8 @@ export async function startTcpGateway(options: TcpGatewayOptions): Promise<TcpGa
     const connection = new Connection({
       options: resolved,
       registry,
-      clientAddress: socket.remoteAddress ?? null,
       transport: {
+        clientAddress: () => socket.remoteAddress ?? null,
         send: (text) => {
           if (socket.writableLength > MAX_UNREAD_BYTES) socket.destroy();
           else socket.write(`${text}\n`);

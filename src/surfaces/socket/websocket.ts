@@ -6,8 +6,9 @@
  * Thin by design: the protocol lives in `Connection`; this file moves text, maps the
  * ending error to a close code (`close-codes.ts`), takes a Bearer session token — or, for a
  * page of this server, the `tessera_session` cookie — from the upgrade request, and runs
- * the heartbeat — a WebSocket ping each interval, a peer that
- * did not answer the previous one is terminated — which also drives session renewal.
+ * the heartbeat — a WebSocket ping each interval; a peer whose socket has read nothing
+ * (no pong, no frame) for `peerTimeoutMs` worth of heartbeats is terminated — which also
+ * drives session renewal.
  *
  * ```ts
  * const server = http.createServer(handler);
@@ -16,6 +17,7 @@
  * ```
  */
 import type { IncomingMessage, Server } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { TesseraError } from "../../errors.js";
@@ -52,11 +54,15 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
   const cookieOrigins = new Set(options.cookieOrigins ?? []);
   const registry = new ConnectionRegistry(resolved.tessera);
   // Compression is off: it costs memory per socket and invites compression-ratio attacks.
+  // `live` tracks the sockets (`ws`'s own client set would be a second copy, with a
+  // `close` listener per socket).
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: resolved.maxFrameBytes,
     perMessageDeflate: false,
+    clientTracking: false,
   });
+  const maxSilentBeats = Math.ceil(resolved.peerTimeoutMs / resolved.heartbeatIntervalMs);
   const live = new Map<WebSocket, Peer>();
 
   function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -65,17 +71,13 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
   }
 
   // One set of listeners for every socket (`this` is the socket): an idle socket holds its
-  // `Peer` and its `Connection`, not four closures and their context.
+  // `Peer` and its `Connection`, not three closures and their context. No `pong` listener:
+  // the heartbeat tells a live peer by the bytes its socket has read (a pong, a frame).
   function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
     const peer = live.get(this);
     if (peer === undefined) return;
-    peer.lastHeardAt = performance.now();
     if (isBinary) peer.connection.end(new TesseraError("invalid_request", "Frames are text messages."));
     else peer.connection.receive(rawText(data));
-  }
-  function onPong(this: WebSocket): void {
-    const peer = live.get(this);
-    if (peer !== undefined) peer.lastHeardAt = performance.now();
   }
   // `ws` has already closed with 1009 (oversized) or 1002 (protocol) when it reports an error.
   function onError(this: WebSocket): void {
@@ -91,30 +93,28 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       ws.close(WEBSOCKET_CLOSE_CODE.unavailable, "unavailable");
       return;
     }
-    const peer = new Peer(ws);
+    const peer = new Peer(ws, request.socket);
     peer.connection = new Connection({
       options: resolved,
       registry,
-      clientAddress: request.socket.remoteAddress ?? null,
       userAgent: request.headers["user-agent"] ?? null,
       transport: peer,
     });
     live.set(ws, peer);
-    ws.on("message", onMessage).on("pong", onPong).on("error", onError).on("close", onClose);
+    ws.on("message", onMessage).on("error", onError).on("close", onClose);
     const token = bearerToken(request) ?? cookieToken(request, cookieOrigins);
     if (token !== null) peer.connection.authenticateWithToken(token);
   }
 
   const heartbeat = setInterval(() => {
-    const silentSince = performance.now() - resolved.peerTimeoutMs;
-    for (const [ws, entry] of live) {
-      if (entry.lastHeardAt < silentSince) {
-        entry.connection.dispose();
+    for (const [ws, peer] of live) {
+      if (peer.silentBeats() >= maxSilentBeats) {
+        peer.connection.dispose();
         ws.terminate();
         continue;
       }
       ws.ping();
-      entry.connection.heartbeat();
+      peer.connection.heartbeat();
     }
   }, resolved.heartbeatIntervalMs);
   heartbeat.unref();
@@ -143,16 +143,37 @@ export function attachWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
   };
 }
 
-/** What the gateway keeps per socket: the socket, its protocol state, when it was last heard. */
+/** What the gateway keeps per socket: the socket, its protocol state, whether it is heard. */
 class Peer implements ConnectionTransport {
   // Set right after construction (the connection needs its transport first).
   connection!: Connection;
-  lastHeardAt = performance.now();
+  #bytesRead = 0;
+  #silentBeats = 0;
 
-  constructor(readonly ws: WebSocket) {}
+  constructor(
+    readonly ws: WebSocket,
+    readonly socket: Socket,
+  ) {}
+
+  /**
+   * Called once per heartbeat: how many heartbeats in a row the peer has sent nothing
+   * (no frame, no pong to the last ping). It was silent at least that many intervals.
+   */
+  silentBeats(): number {
+    const read = this.socket.bytesRead;
+    if (read !== this.#bytesRead) {
+      this.#bytesRead = read;
+      this.#silentBeats = 0;
+    } else this.#silentBeats += 1;
+    return this.#silentBeats;
+  }
 
   send(text: string): void {
     this.ws.send(text);
+  }
+
+  clientAddress(): string | null {
+    return this.socket.remoteAddress ?? null;
   }
 
   end(error: TesseraError): void {
