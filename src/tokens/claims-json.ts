@@ -21,22 +21,31 @@ const LAYOUT = new RegExp(
     `(,"metadata":\\{"user_agent":${STRING_OR_NULL},"ip_address":${STRING_OR_NULL}\\})?\\}$`,
 );
 
-/** The claims, when `text` is in Tessera's own layout; undefined otherwise. */
+/**
+ * The claims, when `text` is in Tessera's own layout; undefined otherwise. Each of the four
+ * shapes is one literal (members added one by one would move the object through hidden
+ * classes and out of its in-object slots).
+ */
 export function claimsInLayout(text: string): Record<string, unknown> | undefined {
   const m = LAYOUT.exec(text);
   if (m === null) return undefined;
-  const claims: Record<string, unknown> = {
-    iss: m[1],
-    sub: m[2],
-    sid: m[3],
-    jti: m[4],
-    iat: Number(m[5]),
-    exp: Number(m[6]),
-    username: m[7],
-  };
-  if (m[8] !== undefined) claims.aud = m[8];
-  if (m[9] !== undefined) claims.metadata = { user_agent: m[10] ?? null, ip_address: m[11] ?? null };
-  return claims;
+  const iss = m[1];
+  const sub = m[2];
+  const sid = m[3];
+  const jti = m[4];
+  const iat = Number(m[5]);
+  const exp = Number(m[6]);
+  const username = m[7];
+  const aud = m[8];
+  if (m[9] === undefined) {
+    return aud === undefined
+      ? { iss, sub, sid, jti, iat, exp, username }
+      : { iss, sub, sid, jti, iat, exp, username, aud };
+  }
+  const metadata = { user_agent: m[10] ?? null, ip_address: m[11] ?? null };
+  return aud === undefined
+    ? { iss, sub, sid, jti, iat, exp, username, metadata }
+    : { iss, sub, sid, jti, iat, exp, username, aud, metadata };
 }
 
 /** The JSON object `text` holds, or null when it holds anything else or is not JSON. */

@@ -47,26 +47,27 @@ function buildCheck(alg: SigningAlgorithm, key: KeyObject): SignatureCheck {
       return hmacCheck(alg, "sha512", 128, key);
     case "EdDSA":
       expectType(alg, key, ["ed25519", "ed448"]);
-      return publicKeyCheck(null, key);
-    case "ES256": {
+      return publicKeyCheck(null, key, key.asymmetricKeyType === "ed448" ? 114 : 64);
+    case "ES256":
       expectType(alg, key, ["ec"]);
       if (key.asymmetricKeyDetails?.namedCurve !== "prime256v1")
         throw new TypeError("ES256 needs a P-256 key");
-      // 64 bytes, r ‖ s: exactly 86 characters.
-      const check = publicKeyCheck("sha256", { key, dsaEncoding: "ieee-p1363" });
-      return (input, signature) => signature.length === 86 && check(input, signature);
-    }
+      // r ‖ s, 32 bytes each.
+      return publicKeyCheck("sha256", { key, dsaEncoding: "ieee-p1363" }, 64);
     case "RS256":
       expectType(alg, key, ["rsa"]);
-      return publicKeyCheck("sha256", key);
-    case "PS256": {
+      return publicKeyCheck("sha256", key, modulusBytes(key));
+    case "PS256":
       expectType(alg, key, ["rsa", "rsa-pss"]);
-      return publicKeyCheck("sha256", {
-        key,
-        padding: nodeConstants.RSA_PKCS1_PSS_PADDING,
-        saltLength: nodeConstants.RSA_PSS_SALTLEN_DIGEST,
-      });
-    }
+      return publicKeyCheck(
+        "sha256",
+        {
+          key,
+          padding: nodeConstants.RSA_PKCS1_PSS_PADDING,
+          saltLength: nodeConstants.RSA_PSS_SALTLEN_DIGEST,
+        },
+        modulusBytes(key),
+      );
     default: {
       const unknown: never = alg;
       throw new TypeError(`Unsupported algorithm ${String(unknown)}`);
@@ -114,6 +115,7 @@ export function hmacBase64url(
   }
   exported.fill(0);
   secret.fill(0);
+  const message = prefixViews(inner, blockSize);
   return (input) => {
     if (input.length > ONE_SHOT_INPUT_MAX) {
       return isAscii(input) ? createHmac(hash, key).update(input).digest("base64url") : null;
@@ -122,8 +124,25 @@ export function hmacBase64url(
     if (written !== input.length) return null;
     // The inner digest passes as a latin1 string: a `Buffer` result is an ArrayBuffer of
     // its own, allocated outside the heap, which costs more than the digest itself.
-    outer.write(run(hash, inner.subarray(0, blockSize + written), "binary"), blockSize, "latin1");
+    outer.write(run(hash, message(written), "binary"), blockSize, "latin1");
     return run(hash, outer, "base64url");
+  };
+}
+
+/**
+ * `buffer.subarray(0, offset + n)` for every n up to `ONE_SHOT_INPUT_MAX`, each made once:
+ * a `subarray` is a new object per call, and the signing inputs of one issuer have few
+ * lengths.
+ */
+function prefixViews(buffer: Buffer, offset: number): (n: number) => Buffer {
+  const views = new Array<Buffer | undefined>(ONE_SHOT_INPUT_MAX + 1).fill(undefined);
+  return (n) => {
+    let view = views[n];
+    if (view === undefined) {
+      view = buffer.subarray(0, offset + n);
+      views[n] = view;
+    }
+    return view;
   };
 }
 
@@ -155,28 +174,42 @@ function hmacCheck(alg: SigningAlgorithm, hash: HmacHash, blockSize: number, key
 }
 
 /**
- * Room for a signing input (in UTF-8) and a decoded signature, kept for the purpose: a
- * `Buffer.from` each takes the shared pool, which is refilled (a new 8 KiB ArrayBuffer)
- * every few tokens. Safe to share: `verify` without a callback reads them before it returns.
+ * Room for a signing input, kept for the purpose: a `Buffer.from` takes the shared pool,
+ * which is refilled (a new 8 KiB ArrayBuffer) every few tokens. Safe to share: `verify`
+ * without a callback reads it before it returns. UTF-8 room for the longest input, so that
+ * "bytes written = characters" holds exactly when the input is ASCII.
  */
 const inputRoom = Buffer.allocUnsafeSlow(3 * ONE_SHOT_INPUT_MAX);
-const signatureRoom = Buffer.allocUnsafeSlow(1024);
+const inputView = prefixViews(inputRoom, 0);
 
-/** A public-key signature: decoded, refused unless canonically spelled, then verified. */
+/** An RSA signature is exactly as long as the modulus (RFC 8017 §8.2.2, §8.1.2). */
+function modulusBytes(key: KeyObject): number {
+  return Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+}
+
+/**
+ * A public-key signature of `bytes` bytes: its spelling must be the canonical base64url of
+ * that many bytes (the length first; then decoding and encoding again must give it back:
+ * the decoder skips what is not base64 and reads a character outside latin1 by its low
+ * byte), then it is verified. Decoded into the check's own buffer.
+ */
 function publicKeyCheck(
   digest: "sha256" | null,
   key: KeyObject | Parameters<typeof verify>[2],
+  bytes: number,
 ): SignatureCheck {
+  const characters = Math.ceil((bytes * 4) / 3);
+  const signature = Buffer.allocUnsafeSlow(bytes);
   return (input, encoded) => {
-    if (input.length > ONE_SHOT_INPUT_MAX || encoded.length > signatureRoom.length) {
-      const signature = Buffer.from(encoded, "base64url");
-      if (signature.toString("base64url") !== encoded) return false;
-      return verify(digest, Buffer.from(input), key, signature);
+    if (encoded.length !== characters) return false;
+    if (signature.write(encoded, 0, "base64url") !== bytes) return false;
+    if (signature.toString("base64url") !== encoded) return false;
+    if (input.length > ONE_SHOT_INPUT_MAX) {
+      return isAscii(input) && verify(digest, Buffer.from(input), key, signature);
     }
-    const length = signatureRoom.write(encoded, 0, "base64url");
-    if (signatureRoom.toString("base64url", 0, length) !== encoded) return false;
-    const data = inputRoom.subarray(0, inputRoom.write(input, 0, "utf8"));
-    return verify(digest, data, key, signatureRoom.subarray(0, length));
+    // Outside ASCII it is no JWT signing input (see `hmacBase64url`).
+    const written = inputRoom.write(input, 0, "utf8");
+    return written === input.length && verify(digest, inputView(written), key, signature);
   };
 }
 
