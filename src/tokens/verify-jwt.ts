@@ -68,10 +68,15 @@ interface Header {
  */
 const knownHeaders = new Map<string, Header>();
 const KNOWN_HEADERS_MAX = 64;
-/** The header last remembered: one comparison of characters, where the map hashes them. */
+/**
+ * The header last remembered, compared first: `===` on a slice compares the characters
+ * (no hash, as the map needs; `startsWith` on the token is slower than both).
+ */
 let recent: { readonly encoded: string; readonly header: Header } | undefined;
 
-function readHeader(encoded: string): Header {
+/** The header of `token`, whose first dot is at `first`. */
+function readHeader(token: string, first: number): Header {
+  const encoded = token.slice(0, first);
   if (recent !== undefined && recent.encoded === encoded) return recent.header;
   const known = knownHeaders.get(encoded);
   if (known !== undefined) return known;
@@ -86,8 +91,11 @@ function readHeader(encoded: string): Header {
   return { kid, alg };
 }
 
-function rememberHeader(encoded: string, header: Header): void {
+/** Remembers the header of a token that verified (so its characters are ASCII). */
+function rememberHeader(token: string, first: number, header: Header): void {
   if (recent?.header === header) return;
+  // A copy: a slice would keep the whole token alive.
+  const encoded = Buffer.from(token.slice(0, first), "latin1").toString("latin1");
   recent = { encoded, header };
   if (knownHeaders.has(encoded)) return;
   if (knownHeaders.size >= KNOWN_HEADERS_MAX) {
@@ -111,8 +119,7 @@ export function verifyAccessTokenSync(
   if (first <= 0 || last === first || last === token.length - 1 || token.indexOf(".", first + 1) !== last) {
     throw invalid("Malformed access token.");
   }
-  const headerPart = token.slice(0, first);
-  const header = readHeader(headerPart);
+  const header = readHeader(token, first);
   const key = keyFor(header.kid);
   if (key === undefined) throw invalid("Access token was signed with an unknown key.");
   if (header.alg !== key.alg) throw invalid("The access token could not be verified.");
@@ -121,7 +128,7 @@ export function verifyAccessTokenSync(
   if (!signatureCheckFor(key)(token.slice(0, last), token.slice(last + 1))) {
     throw invalid("The access token could not be verified.");
   }
-  rememberHeader(headerPart, header);
+  rememberHeader(token, first, header);
 
   const payload = parseClaims(decodeSegment(token.slice(first + 1, last)));
   if (payload === null) throw invalid("The access token could not be verified.");
