@@ -132,7 +132,7 @@ export async function benchJwt(): Promise<void> {
         ...(oneShotFloor === null ? [] : [{ name: oneShotName, op: () => oneShotFloor(token) }]),
         { name: floorName, op: () => floor(token) },
       ],
-      { rounds: 5, msPerRound: 200, clock: "cpu" },
+      { rounds: 20, msPerRound: 50, clock: "cpu" },
     );
     note(
       ratioLine(
