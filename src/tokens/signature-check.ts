@@ -100,8 +100,10 @@ export function hmacBase64url(
   blockSize: number,
   key: KeyObject,
 ): (input: string) => string | null {
+  const viaStream = (input: string) =>
+    isAscii(input) ? createHmac(hash, key).update(input).digest("base64url") : null;
   const run = oneShot;
-  if (run === undefined) return (input) => createHmac(hash, key).update(input).digest("base64url");
+  if (run === undefined) return viaStream;
   const exported = key.export();
   const secret = exported.length > blockSize ? createHash(hash).update(exported).digest() : exported;
   // Room for the longest input in UTF-8 (3 bytes a code unit), so a write never truncates
@@ -117,9 +119,7 @@ export function hmacBase64url(
   secret.fill(0);
   const message = prefixViews(inner, blockSize);
   return (input) => {
-    if (input.length > ONE_SHOT_INPUT_MAX) {
-      return isAscii(input) ? createHmac(hash, key).update(input).digest("base64url") : null;
-    }
+    if (input.length > ONE_SHOT_INPUT_MAX) return viaStream(input);
     const written = inner.write(input, blockSize, "utf8");
     if (written !== input.length) return null;
     // The inner digest passes as a latin1 string: a `Buffer` result is an ArrayBuffer of

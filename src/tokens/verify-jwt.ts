@@ -5,8 +5,9 @@
  *
  * What it refuses, in order (every failure is `token_invalid` except a token past its `exp`,
  * which is `token_expired`; no message repeats the token):
- * - anything but three base64url segments, and a signature not in its canonical spelling
- *   (so one token has exactly one string form, and one cache key);
+ * - anything but three base64url segments, a signing input outside ASCII, and a signature
+ *   not in its canonical spelling (so one token has exactly one string form, and one cache
+ *   key);
  * - a header that is not a JSON object, with no string `kid`, with a `kid` no verifying key
  *   has, with an `alg` other than that key's own (the key decides: `alg: none` and RS→HS
  *   confusion never reach a verifier), with a `typ` other than `at+jwt`, with a `crit`
