@@ -1,4 +1,4 @@
-import { KeyObject, sign } from "node:crypto";
+import { createHmac, KeyObject, sign } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { signAccessToken } from "./jwt.js";
@@ -25,6 +25,22 @@ function signRaw(key: SigningKey, header: Record<string, unknown>, payload: Reco
     Buffer.from(input),
     KeyObject.from(key.signingKey as Parameters<typeof KeyObject.from>[0]),
   );
+  return `${input}.${signature.toString("base64url")}`;
+}
+
+/** Signs a header and a payload given as JSON text, with an EdDSA or HMAC key. */
+function signText(key: SigningKey, header: Record<string, unknown>, payloadJson: string): string {
+  const input = `${b64(header)}.${Buffer.from(payloadJson).toString("base64url")}`;
+  const signature =
+    key.signingKey instanceof Uint8Array
+      ? createHmac(`sha${key.alg.slice(2)}`, key.signingKey)
+          .update(input)
+          .digest()
+      : sign(
+          null,
+          Buffer.from(input),
+          KeyObject.from(key.signingKey as Parameters<typeof KeyObject.from>[0]),
+        );
   return `${input}.${signature.toString("base64url")}`;
 }
 
@@ -209,5 +225,72 @@ describe("verifying an access JWT with node:crypto", async () => {
     await expect(verifyAccessToken(token, () => mine, options)).resolves.toMatchObject({ sid: "s1" });
     const impostor = { ...other, kid: mine.kid };
     expect(failure(() => verifyAccessTokenSync(token, () => impostor, options))).toBe("token_invalid");
+  });
+
+  it.each([
+    "EdDSA",
+    "HS256",
+  ] as const)("%s: claims in Tessera's compact layout verify exactly as the same claims spaced out, which JSON.parse reads (property)", async (alg) => {
+    const { key: mine } = await generateSigningKey(alg, NOW);
+    const head = { alg, kid: mine.kid, typ: "at+jwt" };
+    const text = fc.oneof(
+      fc.constantFrom("tessera", "u", "s1", "j1", "hero", "api", ""),
+      fc.string({ maxLength: 12 }),
+    );
+    // Mostly tokens that pass, so that both outcomes are compared often.
+    const time = fc.oneof(
+      { arbitrary: fc.integer({ min: NOW_S - 100, max: NOW_S + 40 }), weight: 4 },
+      fc.integer({ min: NOW_S - 2000, max: NOW_S + 2000 }),
+      fc.constantFrom(NOW_S + 0.5, -1),
+    );
+    const payload = fc.record({
+      iss: fc.oneof({ arbitrary: fc.constant("tessera"), weight: 4 }, text),
+      sub: text,
+      sid: fc.oneof({ arbitrary: text, weight: 9 }, fc.constant(7)),
+      jti: text,
+      iat: time,
+      exp: fc.oneof({ arbitrary: fc.constant(NOW_S + 900), weight: 4 }, time),
+      username: text,
+      aud: fc.constantFrom(undefined, "api", "other"),
+      metadata: fc.constantFrom(undefined, { user_agent: "ua", ip_address: null }),
+    });
+    const outcome = (token: string, audience: string | null) => {
+      try {
+        return verifyAccessTokenSync(token, () => mine, { ...options, audience });
+      } catch (error) {
+        return (error as { code?: string }).code;
+      }
+    };
+    let accepted = 0;
+    fc.assert(
+      fc.property(payload, fc.constantFrom(null, "api"), (claims, audience) => {
+        const compact = signText(mine, head, JSON.stringify(claims));
+        const spaced = signText(mine, head, JSON.stringify(claims, null, 1));
+        const fast = outcome(compact, audience);
+        expect(fast).toEqual(outcome(spaced, audience));
+        accepted += typeof fast === "object" ? 1 : 0;
+      }),
+      { numRuns: 500 },
+    );
+    expect(accepted).toBeGreaterThan(50);
+  });
+
+  it.each([
+    "HS256",
+    "HS384",
+    "HS512",
+  ] as const)("%s: any change to a signed token is refused (property)", async (alg) => {
+    const { key: mine } = await generateSigningKey(alg, NOW);
+    const token = signText(mine, { alg, kid: mine.kid, typ: "at+jwt" }, JSON.stringify(claims()));
+    const verifies = (candidate: string) =>
+      failure(() => verifyAccessTokenSync(candidate, () => mine, options));
+    expect(verifies(token)).toBe("accepted");
+    fc.assert(
+      fc.property(fc.nat(token.length - 1), fc.constantFrom(..."AZaz09-_.x\u0141"), (at, char) => {
+        const mutated = token.slice(0, at) + char + token.slice(at + 1);
+        fc.pre(mutated !== token);
+        expect(verifies(mutated)).toBe("token_invalid");
+      }),
+    );
   });
 });

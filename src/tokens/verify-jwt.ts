@@ -5,8 +5,9 @@
  *
  * What it refuses, in order (every failure is `token_invalid` except a token past its `exp`,
  * which is `token_expired`; no message repeats the token):
- * - anything but three base64url segments, and a signature not in its canonical spelling
- *   (so one token has exactly one string form, and one cache key);
+ * - anything but three base64url segments, a signing input outside ASCII, and a signature
+ *   not in its canonical spelling (so one token has exactly one string form, and one cache
+ *   key);
  * - a header that is not a JSON object, with no string `kid`, with a `kid` no verifying key
  *   has, with an `alg` other than that key's own (the key decides: `alg: none` and RS→HS
  *   confusion never reach a verifier), with a `typ` other than `at+jwt`, with a `crit`
@@ -17,17 +18,11 @@
  *   clock skew; a lifetime (`exp − iat`) beyond the configured access-token lifetime plus the
  *   skew (issue 11.16: a leaked key must not mint tokens for years ahead).
  */
-import {
-  createHmac,
-  createSecretKey,
-  KeyObject,
-  constants as nodeConstants,
-  timingSafeEqual,
-  verify,
-} from "node:crypto";
 import { TesseraError } from "../errors.js";
+import { parseClaims, parseJsonObject } from "./claims-json.js";
 import type { AccessClaims } from "./jwt.js";
-import type { SigningAlgorithm, SigningKey } from "./keys.js";
+import type { SigningKey } from "./keys.js";
+import { signatureCheckFor } from "./signature-check.js";
 
 export interface VerifyAccessOptions {
   readonly issuer: string;
@@ -38,132 +33,20 @@ export interface VerifyAccessOptions {
   readonly maxLifetimeSeconds?: number;
 }
 
-/**
- * Checks the signature, in its encoded form, over `signingInput`. Only the canonical
- * base64url spelling of a valid signature passes (base64url leaves spare bits in the last
- * character: one token has exactly one string form, and one cache key).
- */
-type SignatureCheck = (signingInput: string, signature: string) => boolean;
-
-const checks = new WeakMap<SigningKey, SignatureCheck>();
-
-/** The key's signature check, built once per key (the `KeyObject` import is the costly part). */
-function checkFor(key: SigningKey): SignatureCheck {
-  let check = checks.get(key);
-  if (check === undefined) {
-    check = buildCheck(key.alg, toKeyObject(key.verifyKey));
-    checks.set(key, check);
-  }
-  return check;
-}
-
-function toKeyObject(material: SigningKey["verifyKey"]): KeyObject {
-  if (material instanceof Uint8Array) return createSecretKey(material);
-  return KeyObject.from(material);
-}
-
-function buildCheck(alg: SigningAlgorithm, key: KeyObject): SignatureCheck {
-  switch (alg) {
-    case "HS256":
-    case "HS384":
-    case "HS512": {
-      if (key.type !== "secret") throw new TypeError(`${alg} needs a secret key`);
-      return hmacCheck(`sha${alg.slice(2)}`, key);
-    }
-    case "EdDSA":
-      expectType(alg, key, ["ed25519", "ed448"]);
-      return publicKeyCheck(null, key);
-    case "ES256": {
-      expectType(alg, key, ["ec"]);
-      if (key.asymmetricKeyDetails?.namedCurve !== "prime256v1")
-        throw new TypeError("ES256 needs a P-256 key");
-      // 64 bytes, r ‖ s: exactly 86 characters.
-      const check = publicKeyCheck("sha256", { key, dsaEncoding: "ieee-p1363" });
-      return (input, signature) => signature.length === 86 && check(input, signature);
-    }
-    case "RS256":
-      expectType(alg, key, ["rsa"]);
-      return publicKeyCheck("sha256", key);
-    case "PS256": {
-      expectType(alg, key, ["rsa", "rsa-pss"]);
-      return publicKeyCheck("sha256", {
-        key,
-        padding: nodeConstants.RSA_PKCS1_PSS_PADDING,
-        saltLength: nodeConstants.RSA_PSS_SALTLEN_DIGEST,
-      });
-    }
-    default: {
-      const unknown: never = alg;
-      throw new TypeError(`Unsupported algorithm ${String(unknown)}`);
-    }
-  }
-}
-
-/**
- * HMAC, compared in its encoded form: the expected MAC is spelled in base64url and both
- * spellings are compared in constant time as UTF-16 code units (so no character outside
- * ASCII can pass for one inside it). Equality with the canonical spelling is the canonical
- * check, and no signature is decoded. The two comparison buffers are the check's own.
- */
-function hmacCheck(hash: string, key: KeyObject): SignatureCheck {
-  const length = createHmac(hash, key).digest("base64url").length;
-  const expected = Buffer.allocUnsafeSlow(2 * length);
-  const presented = Buffer.allocUnsafeSlow(2 * length);
-  return (input, signature) => {
-    if (signature.length !== length) return false;
-    expected.write(createHmac(hash, key).update(input).digest("base64url"), "utf16le");
-    presented.write(signature, "utf16le");
-    return timingSafeEqual(expected, presented);
-  };
-}
-
-/** A public-key signature: decoded, refused unless canonically spelled, then verified. */
-function publicKeyCheck(
-  digest: "sha256" | null,
-  key: KeyObject | Parameters<typeof verify>[2],
-): SignatureCheck {
-  return (input, encoded) => {
-    const signature = Buffer.from(encoded, "base64url");
-    if (signature.toString("base64url") !== encoded) return false;
-    return verify(digest, Buffer.from(input), key, signature);
-  };
-}
-
-function expectType(alg: SigningAlgorithm, key: KeyObject, types: readonly string[]): void {
-  if (key.type !== "public" || !types.includes(key.asymmetricKeyType ?? "")) {
-    throw new TypeError(`${alg} cannot verify with a ${key.asymmetricKeyType ?? key.type} key`);
-  }
-}
-
 function invalid(message: string): TesseraError {
   return new TesseraError("token_invalid", message);
 }
 
 /** Decoding room for a segment; a longer one gets its own buffer. */
 const scratch = Buffer.allocUnsafeSlow(8192);
-const NOT_ASCII = /[\x80-\xff]/;
 
 /**
- * The text a base64url segment encodes, as UTF-8 (what `Buffer.from(…).toString()` gives),
- * decoded into a buffer kept for the purpose: a claims segment is mostly ASCII, and an ASCII
- * string is the cheaper one to build and to `JSON.parse`.
+ * The text a base64url segment encodes, as UTF-8, decoded into a buffer kept for the
+ * purpose (UTF-8 decoding of ASCII, what a claims segment mostly is, is a one-pass copy).
  */
 function decodeSegment(segment: string): string {
   if (segment.length > scratch.length) return Buffer.from(segment, "base64url").toString("utf8");
-  const length = scratch.write(segment, 0, "base64url");
-  const text = scratch.toString("latin1", 0, length);
-  return NOT_ASCII.test(text) ? scratch.toString("utf8", 0, length) : text;
-}
-
-function parseSegment(segment: string): Record<string, unknown> | null {
-  try {
-    const value: unknown = JSON.parse(decodeSegment(segment));
-    return typeof value === "object" && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : null;
-  } catch {
-    return null;
-  }
+  return scratch.toString("utf8", 0, scratch.write(segment, 0, "base64url"));
 }
 
 /** RFC 8725 §3.11 `typ`, compared as media types are: case-insensitive, `application/` optional. */
@@ -186,11 +69,19 @@ interface Header {
  */
 const knownHeaders = new Map<string, Header>();
 const KNOWN_HEADERS_MAX = 64;
+/**
+ * The header last remembered, compared first: `===` on a slice compares the characters
+ * (no hash, as the map needs; `startsWith` on the token is slower than both).
+ */
+let recent: { readonly encoded: string; readonly header: Header } | undefined;
 
-function readHeader(encoded: string): Header {
+/** The header of `token`, whose first dot is at `first`. */
+function readHeader(token: string, first: number): Header {
+  const encoded = token.slice(0, first);
+  if (recent !== undefined && recent.encoded === encoded) return recent.header;
   const known = knownHeaders.get(encoded);
   if (known !== undefined) return known;
-  const header = parseSegment(encoded);
+  const header = parseJsonObject(decodeSegment(encoded));
   if (header === null) throw invalid("Malformed access token.");
   const { kid, alg } = header;
   if (typeof kid !== "string") throw invalid("Access token has no key id.");
@@ -201,7 +92,12 @@ function readHeader(encoded: string): Header {
   return { kid, alg };
 }
 
-function rememberHeader(encoded: string, header: Header): void {
+/** Remembers the header of a token that verified (so its characters are ASCII). */
+function rememberHeader(token: string, first: number, header: Header): void {
+  if (recent?.header === header) return;
+  // A copy: a slice would keep the whole token alive.
+  const encoded = Buffer.from(token.slice(0, first), "latin1").toString("latin1");
+  recent = { encoded, header };
   if (knownHeaders.has(encoded)) return;
   if (knownHeaders.size >= KNOWN_HEADERS_MAX) {
     const oldest = knownHeaders.keys().next();
@@ -224,19 +120,18 @@ export function verifyAccessTokenSync(
   if (first <= 0 || last === first || last === token.length - 1 || token.indexOf(".", first + 1) !== last) {
     throw invalid("Malformed access token.");
   }
-  const headerPart = token.slice(0, first);
-  const header = readHeader(headerPart);
+  const header = readHeader(token, first);
   const key = keyFor(header.kid);
   if (key === undefined) throw invalid("Access token was signed with an unknown key.");
   if (header.alg !== key.alg) throw invalid("The access token could not be verified.");
   // The header and payload need no canonical check: the signature covers their exact
   // characters. The signature's own spelling is checked with it.
-  if (!checkFor(key)(token.slice(0, last), token.slice(last + 1))) {
+  if (!signatureCheckFor(key)(token.slice(0, last), token.slice(last + 1))) {
     throw invalid("The access token could not be verified.");
   }
-  rememberHeader(headerPart, header);
+  rememberHeader(token, first, header);
 
-  const payload = parseSegment(token.slice(first + 1, last));
+  const payload = parseClaims(decodeSegment(token.slice(first + 1, last)));
   if (payload === null) throw invalid("The access token could not be verified.");
   return checkClaims(payload, options);
 }
