@@ -51,7 +51,13 @@ const LAZY = [
     kind: "selector",
   },
   { importer: "fastify/lib/server.js", specifier: "node:http2", kind: "functions", binding: "http2" },
-  { importer: "fastify/lib/plugin-utils.js", specifier: "semver", file: "semver.cjs", kind: "functions", binding: "semver" },
+  {
+    importer: "fastify/lib/plugin-utils.js",
+    specifier: "semver",
+    file: "semver.cjs",
+    kind: "functions",
+    binding: "semver",
+  },
 ];
 
 /** The functions `importer` calls on `binding` (`http2.createServer(…)`); any other use of it fails the build. */
@@ -62,7 +68,9 @@ function calledFunctions(importer, binding) {
   const names = new Set();
   for (const use of code.matchAll(new RegExp(`(?<![.\\w$])${binding}\\b(?:\\.(\\w+)\\()?`, "g"))) {
     if (use[1] === undefined)
-      throw new Error(`${importer}: ${binding} is used other than by calling its functions (LAZY in scripts/bundle-cli.mjs)`);
+      throw new Error(
+        `${importer}: ${binding} is used other than by calling its functions (LAZY in scripts/bundle-cli.mjs)`,
+      );
     names.add(use[1]);
   }
   return [...names];
@@ -74,7 +82,10 @@ function standIn(entry, importer) {
     entry.file === undefined
       ? `require(${JSON.stringify(entry.specifier)})`
       : `require(${JSON.stringify(`./lazy/${entry.file}`)})[${JSON.stringify(entry.specifier)}]`;
-  const lines = ['"use strict";', `// Stands in for ${entry.specifier} until its first use (LAZY in scripts/bundle-cli.mjs).`];
+  const lines = [
+    '"use strict";',
+    `// Stands in for ${entry.specifier} until its first use (LAZY in scripts/bundle-cli.mjs).`,
+  ];
   if (entry.kind === "selector") {
     // \`ValidatorSelector()\` returns the function Fastify calls to build a compiler.
     lines.push(
@@ -106,11 +117,16 @@ const lazyModules = {
     build.onResolve({ filter: /./ }, (args) => {
       const importer = args.importer.replaceAll("\\", "/");
       const entry = LAZY.find(
-        (candidate) => candidate.specifier === args.path && importer.endsWith(`/node_modules/${candidate.importer}`),
+        (candidate) =>
+          candidate.specifier === args.path && importer.endsWith(`/node_modules/${candidate.importer}`),
       );
       if (entry === undefined) return undefined;
       importerDirs.set(entry, dirname(args.importer));
-      return { path: `${entry.importer}:${entry.specifier}`, namespace: "lazy", pluginData: { entry, importer: args.importer } };
+      return {
+        path: `${entry.importer}:${entry.specifier}`,
+        namespace: "lazy",
+        pluginData: { entry, importer: args.importer },
+      };
     });
     build.onLoad({ filter: /./, namespace: "lazy" }, ({ pluginData: { entry, importer } }) => ({
       contents: standIn(entry, importer),
@@ -148,7 +164,9 @@ const result = await build({
 for (const [name, output] of Object.entries(result.metafile.outputs)) {
   const holdsStandIn = Object.keys(output.inputs).some((input) => input.startsWith("lazy:"));
   if (holdsStandIn && !name.endsWith("/tessera.mjs"))
-    throw new Error(`a lazy stand-in landed in ${name}, not tessera.mjs: its ./lazy/ paths would not resolve`);
+    throw new Error(
+      `a lazy stand-in landed in ${name}, not tessera.mjs: its ./lazy/ paths would not resolve`,
+    );
 }
 for (const file of new Set(LAZY.flatMap((entry) => (entry.file === undefined ? [] : [entry.file])))) {
   const entries = LAZY.filter((entry) => entry.file === file);
@@ -156,7 +174,9 @@ for (const file of new Set(LAZY.flatMap((entry) => (entry.file === undefined ? [
   const [resolveDir] = dirs;
   if (dirs.size !== 1 || resolveDir === undefined)
     throw new Error(`the modules of lazy/${file} are no longer required from one place; update LAZY`);
-  const requires = entries.map((entry) => `${JSON.stringify(entry.specifier)}: require(${JSON.stringify(entry.specifier)})`);
+  const requires = entries.map(
+    (entry) => `${JSON.stringify(entry.specifier)}: require(${JSON.stringify(entry.specifier)})`,
+  );
   await build({
     stdin: { contents: `module.exports = { ${requires.join(", ")} };`, resolveDir, loader: "js" },
     outfile: `${outdir}/lazy/${file}`,
