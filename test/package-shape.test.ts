@@ -8,6 +8,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -37,6 +38,34 @@ function packagesLoadedByScript(body: string): string[] {
     ].join("\n");
     execFileSync(process.execPath, ["--input-type=module", "-e", script], { stdio: "pipe" });
     return existsSync(out) ? [...new Set(readFileSync(out, "utf8").split("\n").filter(Boolean))] : [];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What running `body` loads, in a process of its own: the packages and URLs its imports
+ * resolve to, and the CommonJS modules it left in the cache (the body writes their paths,
+ * one a line, to `$DIR/cjs.txt`).
+ */
+function loadsOfScript(body: string): { packages: string[]; urls: string[]; cjs: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-probe-"));
+  const out = join(dir, "loaded.txt");
+  const urlsOut = join(dir, "urls.txt");
+  const lines = (file: string) =>
+    existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
+  try {
+    const script = [
+      'import { register } from "node:module";',
+      `register(${JSON.stringify(`file://${HOOKS}`)}, { data: { out: ${JSON.stringify(out)}, urlsOut: ${JSON.stringify(urlsOut)} } });`,
+      body.replaceAll("$DIR", dir),
+    ].join("\n");
+    execFileSync(process.execPath, ["--input-type=module", "-e", script], { stdio: "pipe" });
+    return {
+      packages: [...new Set(lines(out))],
+      urls: [...new Set(lines(urlsOut))],
+      cjs: lines(join(dir, "cjs.txt")),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -97,6 +126,63 @@ describe("the package", () => {
     expect(off).toContain("fastify"); // the probe sees what serving does load
     expect(off.filter((name) => grpcPackages.includes(name))).toEqual([]);
     expect(serve("on")).toContain("@grpc/grpc-js");
+  });
+
+  it.runIf(built)(
+    "runs `tessera serve` from the CLI bundle, loading neither gRPC, the other stores' drivers nor Fastify's schema compilers",
+    () => {
+      const bin = join(ROOT, "bin", "tessera.js");
+      const serve = [
+        "serve",
+        "--data-dir",
+        "$DIR",
+        "--port",
+        "0",
+        "--tcp-port",
+        "0",
+        "--grpc",
+        "off",
+        "--log-level",
+        "silent",
+      ];
+      const loaded = loadsOfScript(
+        [
+          'import { createRequire } from "node:module";',
+          'import { writeFileSync } from "node:fs";',
+          `process.argv = ${JSON.stringify([process.execPath, bin, ...serve])};`,
+          // Resolves once the server listens: bin/tessera.js awaits the CLI, which awaits the start.
+          `await import(${JSON.stringify(`file://${bin}`)});`,
+          'writeFileSync("$DIR/cjs.txt", Object.keys(createRequire(import.meta.url).cache).join("\\n"));',
+          'process.kill(process.pid, "SIGTERM");',
+        ].join("\n"),
+      );
+      expect(loaded.urls).toContain(`file://${join(ROOT, "dist", "src", "cli", "bundle", "tessera.mjs")}`);
+      expect(
+        loaded.urls.filter((url) => url.includes("/dist/src/") && !url.includes("/dist/src/cli/bundle/")),
+      ).toEqual([]);
+      expect(loaded.packages).toContain("better-sqlite3");
+      const elsewhere = ["@grpc/grpc-js", "@grpc/proto-loader", "protobufjs", "pg", "redis", "@redis/client"];
+      expect(loaded.packages.filter((name) => elsewhere.includes(name))).toEqual([]);
+      // Fastify's schema compilers and semver wait behind stand-ins that nothing called.
+      expect(loaded.cjs.some((path) => path.includes("/better-sqlite3/"))).toBe(true);
+      expect(
+        loaded.cjs.filter((path) => /\/lazy\/|\/node_modules\/(ajv|fast-json-stringify|semver)\//.test(path)),
+      ).toEqual([]);
+    },
+  );
+
+  it.runIf(built)("keeps Fastify's schema compilers and semver in the bundle's lazy/ files, working", () => {
+    const lazy = createRequire(join(ROOT, "dist", "src", "cli", "bundle", "tessera.mjs"));
+    const compilers = lazy("./lazy/schema-compilers.cjs");
+    const validate = compilers["@fastify/ajv-compiler"]()({}, { customOptions: {}, plugins: [] })({
+      schema: { type: "integer" },
+    });
+    expect([validate(1), validate("one")]).toEqual([true, false]);
+    const serialize = compilers["@fastify/fast-json-stringify-compiler"]()({}, {})({
+      schema: { type: "object", properties: { a: { type: "string" } } },
+    });
+    expect(serialize({ a: "x", b: 1 })).toBe('{"a":"x"}');
+    expect(lazy("./lazy/semver.cjs").semver.satisfies("5.1.0", "5.x")).toBe(true);
   });
 
   it.runIf(built)("keeps the browser SDK free of every server package", () => {

@@ -6,7 +6,7 @@
  *
  * Built in: `password` (alias `unamepwd`, the seed's name). Plugins add more.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { TesseraError } from "../errors.js";
 import type { JsonValue, SessionTokenType } from "../stores/session-store.js";
 import type { ProviderIdentity, ResolveIdentityOptions } from "./identities.js";

@@ -101,7 +101,8 @@ export class Tessera {
     const storeClock = options.store.clock;
     const now =
       options.clock ?? (storeClock === undefined ? Date.now : (): number => storeClock.call(options.store));
-    // The equal-time dummy hash is computed on the thread pool while the keys load (11.18).
+    // The equal-time dummy hash is computed on the thread pool while the keys load and the
+    // server starts (11.18); `create` waits only for argon2 to load, logins for the hash.
     const hasher = new PasswordHasher(options.passwords);
     const warm = hasher.warmUp();
     warm.catch(() => undefined);

@@ -40,13 +40,45 @@ describe("password hashing", () => {
   it("the engine warms the dummy hash at start, so the first unknown-user login costs what later ones do", async () => {
     const argon2 = countingArgon2();
     const { tessera } = await makeEngine({ passwords: { memoryCost: 1024, timeCost: 1, argon2 } });
-    // Warmed before create() resolved: the dummy hash, and one verification against it.
-    expect({ hashes: argon2.hashes, verifies: argon2.verifies }).toEqual({ hashes: 1, verifies: 1 });
     const attempt = () => tessera.login({ username: "nobody-here", password: "whatever1" }).catch(() => null);
+    // Warmed by then: the dummy hash and one verification against it, then the login's own.
     await attempt();
     expect({ hashes: argon2.hashes, verifies: argon2.verifies }).toEqual({ hashes: 1, verifies: 2 });
     await attempt();
     expect({ hashes: argon2.hashes, verifies: argon2.verifies }).toEqual({ hashes: 1, verifies: 3 });
+  });
+
+  it("a login during the warm-up waits for it, known user or not, and create() does not", async () => {
+    // The real argon2, with the dummy hash held at a gate this test opens.
+    const DUMMY = "tessera-dummy-password-for-unknown-users";
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const verified: string[] = [];
+    const argon2: Argon2 = {
+      hash: (async (...args: Parameters<typeof hash>) => {
+        if (args[0] === DUMMY) await gate;
+        return hash(...args);
+      }) as typeof hash,
+      verify: ((...args: Parameters<typeof verify>) => {
+        verified.push(String(args[1]));
+        return verify(...args);
+      }) as typeof verify,
+    };
+    // Resolves with the dummy hash still held: the warm-up runs in the background.
+    const { tessera } = await makeEngine({ passwords: { memoryCost: 1024, timeCost: 1, argon2 } });
+    await tessera.register({ username: "ada", password: "correct horse" });
+    const known = tessera.login({ username: "ada", password: "wrong horse1" }).catch(() => null);
+    const unknown = tessera.login({ username: "nobody-here", password: "wrong horse2" }).catch(() => null);
+    // The memory store answers in microtasks: both logins are as far as they get before a turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(verified).toEqual([]);
+    open();
+    await Promise.all([known, unknown]);
+    // The warm-up's verification first; neither login verified before the dummy hash existed.
+    expect(verified[0]).toBe("tessera-warm-up");
+    expect(verified.slice(1).sort()).toEqual(["wrong horse1", "wrong horse2"]);
   });
 
   it("hashes on one core fewer than the machine has (at least one), leaving the event loop a core", () => {
@@ -98,7 +130,7 @@ describe("a login past the hashing queue", () => {
   it("is refused before the throttle or the store is asked (a flood's refusals cost nothing)", async () => {
     // The real argon2, with its verifications held at a gate this test opens.
     const held: Array<() => void> = [];
-    let gate = false; // opened for the logins only (the engine verifies a dummy at start)
+    let gate = false; // closed for the logins only, never for the engine's warm-up
     let reached: () => void = () => undefined;
     const verifying = new Promise<void>((resolve) => {
       reached = resolve;
@@ -106,7 +138,7 @@ describe("a login past the hashing queue", () => {
     const gated: Argon2 = {
       hash,
       verify: async (...args: Parameters<typeof verify>) => {
-        if (!gate) return verify(...args);
+        if (!gate || args[1] === "tessera-warm-up") return verify(...args);
         reached();
         await new Promise<void>((resolve) => held.push(resolve));
         return verify(...args);

@@ -5,8 +5,10 @@
  * `verifyOrDummy` verifies against a real hash computed once at the same parameters when
  * the user does not exist, so an unknown username costs the same time as a wrong
  * password and login timing does not reveal who has an account. `warmUp` computes that
- * hash (and runs one verification) before the first login, so the first unknown user does
- * not pay for it (issue 11.18).
+ * hash (and runs one verification) ahead of the first login, so the first unknown user does
+ * not pay for it (issue 11.18). It runs on the thread pool while the server starts; a
+ * verification asked for before it has finished waits for it, known user or not, so that
+ * even then both cost the same.
  *
  * At most `concurrency` hashes run at once — by default one fewer than the cores, so that a
  * login flood leaves a core to the event loop and validation keeps its latency (11.19).
@@ -67,6 +69,7 @@ export class PasswordHasher {
   readonly #maxLength: number;
   #argon2: Promise<Argon2> | undefined;
   #dummy: Promise<string> | undefined;
+  #warm: Promise<void> | undefined;
 
   constructor(options: PasswordOptions = {}) {
     this.#params = {
@@ -136,6 +139,8 @@ export class PasswordHasher {
     const candidate = password.length > this.#maxLength ? "" : password;
     const normalised = normalisePassword(candidate);
     return this.#limiter.run(async () => {
+      // During the warm-up every login waits for it: an unknown user's would, for the dummy hash.
+      await this.#warm;
       const argon2 = await this.#functions();
       const check = (hash: string, input: string) => argon2.verify(hash, input).catch(() => false);
       if (phc === null) {
@@ -160,12 +165,19 @@ export class PasswordHasher {
   }
 
   /**
-   * Computes the dummy hash and verifies against it once, ahead of the first login: the
-   * first unknown user then costs one verification, like every later one.
+   * Starts computing the dummy hash and one verification against it, ahead of the first
+   * login: the first unknown user then costs one verification, like every later one.
+   * Resolves once the native module is loaded (a missing one fails here, at start-up); the
+   * hashing goes on in the background, and verifications wait for it.
    */
   async warmUp(): Promise<void> {
-    const dummy = await this.#dummyHash();
-    await (await this.#functions()).verify(dummy, "tessera-warm-up").catch(() => false);
+    this.#warm ??= (async () => {
+      const dummy = await this.#dummyHash();
+      await (await this.#functions()).verify(dummy, "tessera-warm-up").catch(() => false);
+    })();
+    // A failed warm-up fails the logins that wait for it; it is no unhandled rejection.
+    this.#warm.catch(() => undefined);
+    await this.#functions();
   }
 
   /** Hashes that may run at once. */

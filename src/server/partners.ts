@@ -27,7 +27,7 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import {
   type SignedPayloadOptions,
   type SignedPayloadPartner,

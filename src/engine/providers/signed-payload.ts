@@ -27,7 +27,7 @@
  * `engine/identities.ts`. A partner signing `sub: "alice"` is not the local user `alice`.
  */
 import { createHmac, createPublicKey, type KeyObject, timingSafeEqual, verify } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { TesseraError } from "../../errors.js";
 import type { JsonValue, SessionTokenType } from "../../stores/session-store.js";
 import type { ResolveIdentityOptions } from "../identities.js";

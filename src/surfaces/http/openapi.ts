@@ -8,7 +8,7 @@
  * the OpenAPI test fails until it has an entry — that is how a new route gets documented.
  * Plugin routes are described generically: their schemas belong to their plugin.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ERROR_CODES, type ErrorCode } from "../../errors.js";
 import { HTTP_STATUS } from "./errors.js";
 

@@ -4,7 +4,7 @@
  * the message beside the field. Schemas are `.strict()`: an unknown field is refused, not
  * ignored, so a typo (`passwrod`) is reported instead of silently dropped.
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import { type FieldIssue, TesseraError } from "../../errors.js";
 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown, what: string): T {

@@ -8,7 +8,7 @@
  * logout-all remove it.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { z } from "zod";
+import * as z from "zod";
 import type { TokenPair } from "../../../engine/types.js";
 import { TesseraError } from "../../../errors.js";
 import { extractCredential } from "../auth.js";

@@ -6,7 +6,7 @@
  * Neither demands freshness: each carries its own proof.
  */
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
+import * as z from "zod";
 import { TesseraError } from "../../../errors.js";
 import type { HttpContext } from "../context.js";
 import { parseBody } from "../validation.js";

@@ -6,7 +6,7 @@
  * page only moves the window over one's own events.
  */
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
+import * as z from "zod";
 import { isSecurityEventKind } from "../../../engine/security-log.js";
 import type { SecurityEventKind } from "../../../engine/types.js";
 import type { HttpContext } from "../context.js";

@@ -16,7 +16,7 @@
  * Request logs name the route pattern, never the URL (see `app.ts`), so tokens stay out.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { z } from "zod";
+import * as z from "zod";
 import { MAX_LINK_TTL_SECONDS, type RedeemedLink, redirectShapeProblem } from "../../../engine/links.js";
 import type { JsonValue } from "../../../engine/types.js";
 import { TesseraError } from "../../../errors.js";

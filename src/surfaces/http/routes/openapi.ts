@@ -5,7 +5,7 @@
  * fails until it has one.
  */
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
+import * as z from "zod";
 import { passwordInput } from "../../../engine/providers.js";
 import { type OperationTable, openApiDocument, type RegisteredRoute } from "../openapi.js";
 import { activityQuery } from "./account.js";
