@@ -48,8 +48,10 @@ export function requestRecorder(
 /** The logger's own line writer, or one through its `info` (any pino-compatible logger). */
 function lineWriterOf(logger: FastifyBaseLogger): RequestLineWriter {
   // Its own: a child logger inherits the property but has bindings of its own.
-  if (Object.hasOwn(logger, REQUEST_LINE))
-    return (logger as { [REQUEST_LINE]: RequestLineWriter })[REQUEST_LINE];
+  const own = Object.hasOwn(logger, REQUEST_LINE)
+    ? (logger as unknown as { [REQUEST_LINE]: RequestLineWriter })[REQUEST_LINE]
+    : undefined;
+  if (own !== undefined) return own;
   return (reqId, method, route, status, ms) => logger.info({ reqId, method, route, status, ms }, "request");
 }
 
