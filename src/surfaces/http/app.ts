@@ -239,7 +239,10 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   // Callback-style hooks: an async hook costs a promise and a microtask turn per request.
   app.addHook("onSend", (_request, reply, payload, done) => {
     if (closing) reply.header("connection", "close");
-    if (!reply.hasHeader("cache-control")) reply.headers(NO_STORE);
+    if (!reply.hasHeader("cache-control")) {
+      reply.header("cache-control", NO_STORE["cache-control"]);
+      reply.header("pragma", NO_STORE.pragma);
+    }
     done(null, payload);
   });
   // Without a logger, Fastify follows a response to its end (and then calls the log
