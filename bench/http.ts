@@ -348,6 +348,8 @@ export async function benchHttp(): Promise<void> {
       }
     }
     for (const server of [serve, jose, ...(redis === null ? [] : [redis])]) await server.close();
+    // `BENCH_HTTP_THROUGHPUT_ONLY=1`: the route rounds above only, without the login part.
+    if (process.env.BENCH_HTTP_THROUGHPUT_ONLY === "1") return;
 
     // The login limiter lets cores − 1 hashes run at once (at least one).
     const concurrency = Math.max(1, availableParallelism() - 1);

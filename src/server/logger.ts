@@ -1,21 +1,19 @@
 /**
  * The server's structured log (pino, JSON lines on stdout, written asynchronously in
- * batches — at least `LOG_BATCH_BYTES` at a time, and whatever is waiting every
- * `LOG_FLUSH_MS` — and flushed on shutdown). Request lines carry the route pattern, status, latency and request
- * id — never the URL, headers or bodies (see the HTTP app) — so the hot path has nothing to
- * redact and pays for no redaction. As a second line of defence, a field named like a
+ * batches by `LogStream` — `LOG_BATCH_BYTES` at a time, or whatever is waiting
+ * `LOG_FLUSH_MS` after its first line — flushed on shutdown and on exit). Request lines
+ * carry the route pattern, status, latency and request id — never the URL, headers or
+ * bodies (see the HTTP app's `request-log.ts`) — so the hot path has nothing to redact and
+ * pays for no redaction; they are written by `requestLineWriter`, not through pino's
+ * generic path. As a second line of defence, a field named like a
  * credential (authorization, cookie, a token, password, secret or hash) is censored by
  * pino serializers, which run only when a logged object has such a key: at the top level
  * directly, and one level down inside the objects that could carry one (`headers`, `req`,
  * `request`, `body`, `input`, `options`).
  */
-import {
-  type DestinationStream,
-  type Logger,
-  type LoggerOptions,
-  pino,
-  destination as pinoDestination,
-} from "pino";
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from "pino";
+import { REQUEST_LINE, type RequestLineWriter } from "../surfaces/http/request-log.js";
+import { LogStream } from "./log-stream.js";
 
 /** Field names whose values never reach a log line. */
 export const SECRET_FIELDS = [
@@ -58,8 +56,8 @@ function serializers(): Record<string, (value: unknown) => unknown> {
   return table;
 }
 
-/** Lines are written to stdout once this much is waiting (one write for many lines)… */
-export const LOG_BATCH_BYTES = 4096;
+/** Lines are written to stdout once this much is waiting (under load, hundreds of lines a write)… */
+export const LOG_BATCH_BYTES = 65536;
 /** …or this often, so that a quiet server's lines are not held back. */
 export const LOG_FLUSH_MS = 250;
 
@@ -76,11 +74,30 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     base: { service: "tessera" },
     serializers: serializers(),
   };
-  // `sync: false`: a request never waits for stdout; lines are flushed on shutdown. A write
+  // A request never waits for stdout; lines are flushed on shutdown and on exit. A write
   // per line cost a system call and a thread-pool round trip per request.
-  return pino(
-    settings,
-    options.destination ??
-      pinoDestination({ fd: 1, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS }),
-  );
+  const destination =
+    options.destination ?? new LogStream({ fd: 1, batchBytes: LOG_BATCH_BYTES, flushMs: LOG_FLUSH_MS });
+  const logger = pino(settings, destination);
+  Object.defineProperty(logger, REQUEST_LINE, { value: requestLineWriter(logger, destination) });
+  return logger;
+}
+
+/** pino's info level number. */
+const INFO = 30;
+
+/**
+ * The HTTP app's request line, written straight to `destination`: the very line pino
+ * writes for `logger.info({reqId, method, route, status, ms}, "request")` with the
+ * settings above (level, time, the base bindings, the fields, msg), built from five known
+ * fields instead of by pino's walk over an object. Strings are JSON-escaped like pino's;
+ * no field can hold a credential (the route is the pattern, never the URL).
+ */
+function requestLineWriter(logger: Logger, destination: DestinationStream): RequestLineWriter {
+  return (reqId, method, route, status, ms) => {
+    if (logger.levelVal > INFO) return;
+    destination.write(
+      `{"level":30,"time":${Date.now()},"service":"tessera","reqId":${JSON.stringify(reqId)},"method":${JSON.stringify(method)},"route":${JSON.stringify(route)},"status":${status},"ms":${ms},"msg":"request"}\n`,
+    );
+  };
 }

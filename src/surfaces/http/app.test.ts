@@ -325,6 +325,37 @@ describe("the session cookie and CSRF", () => {
 });
 
 describe("logging", () => {
+  it("each finished request is one line (request id, method, route pattern, status, ms) and one count in the metrics", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      destination: new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    });
+    t = await makeApp({}, { logger });
+    await t.app.inject({ method: "GET", url: "/livez" });
+    await t.app.inject({ method: "GET", url: "/no/such/route" });
+    const requests = lines.map((line) => JSON.parse(line)).filter((line) => line.msg === "request");
+    expect(requests).toEqual([
+      expect.objectContaining({
+        level: 30,
+        reqId: expect.any(String),
+        method: "GET",
+        route: "/livez",
+        status: 200,
+        ms: expect.any(Number),
+      }),
+      expect.objectContaining({ method: "GET", route: "(unmatched)", status: 404 }),
+    ]);
+    const metrics = (await t.app.inject({ method: "GET", url: "/metrics" })).body;
+    expect(metrics).toMatch(
+      /tessera_http_request_duration_seconds_count\{method="GET",route="\/livez",status="200"\} 1\n/,
+    );
+  });
+
   it("request logs carry the route pattern and never a token, password or cookie", async () => {
     const lines: string[] = [];
     const logger = createLogger({

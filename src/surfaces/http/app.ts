@@ -9,7 +9,7 @@
  * oversized or slow headers — are mapped by `errors.ts`. An oversized body is read and
  * discarded (up to a bound) before the 413, so that a client still sending can read it.
  * Request logs are one line per request with the route *pattern*, never the URL (a link
- * URL carries a token), never headers or bodies.
+ * URL carries a token), never headers or bodies (`request-log.ts`).
  *
  * Responses are `Cache-Control: no-store` (and `Pragma: no-cache`) unless a route says
  * otherwise (the JWKS does): nearly every answer here carries a token or session data
@@ -24,7 +24,6 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyServerOptions,
-  LogController,
 } from "fastify";
 import type { Tessera } from "../../engine/tessera.js";
 import { TesseraError } from "../../errors.js";
@@ -36,6 +35,7 @@ import { discardBody } from "./discard-body.js";
 import { errorResponse, httpErrorResponse, parserErrorResponse } from "./errors.js";
 import { TesseraMetrics } from "./metrics.js";
 import type { RegisteredRoute } from "./openapi.js";
+import { RequestLogController, requestRecorder } from "./request-log.js";
 import { accountRoutes } from "./routes/account.js";
 import { authRoutes } from "./routes/auth.js";
 import { credentialRoutes } from "./routes/credentials.js";
@@ -99,10 +99,13 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const bodyLimit = options.bodyLimitBytes ?? tessera.options.maxDataBytes + BODY_OVERHEAD_BYTES;
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   const requestTimeout = Math.max(headersTimeout, options.requestTimeoutMs ?? 30_000);
+  const metrics = options.metrics === false ? null : (options.metrics ?? new TesseraMetrics());
+  // Latency metrics and the request line, once per finished response (request-log.ts).
+  const recordRequest = requestRecorder(metrics, options.logger);
   const app: FastifyInstance = Fastify({
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
-    // Fastify's own request lines would log the URL; ours below logs the route pattern.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Fastify's own request lines would log the URL; ours log the route pattern.
+    logController: new RequestLogController(recordRequest),
     // No child logger per request: lines that need the request id carry it themselves.
     childLoggerFactory: (logger) => logger,
     bodyLimit,
@@ -136,7 +139,6 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     },
   }) as unknown as FastifyInstance;
 
-  const metrics = options.metrics === false ? null : (options.metrics ?? new TesseraMetrics());
   if (metrics !== null) {
     const stop = metrics.observe(tessera);
     app.addHook("onClose", async () => stop());
@@ -237,28 +239,17 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   // Callback-style hooks: an async hook costs a promise and a microtask turn per request.
   app.addHook("onSend", (_request, reply, payload, done) => {
     if (closing) reply.header("connection", "close");
-    if (!reply.hasHeader("cache-control")) reply.headers(NO_STORE);
+    if (!reply.hasHeader("cache-control")) {
+      reply.header("cache-control", NO_STORE["cache-control"]);
+      reply.header("pragma", NO_STORE.pragma);
+    }
     done(null, payload);
   });
-  const logRequests = options.logger !== undefined;
-  app.addHook("onResponse", (request, reply, done) => {
-    const route = request.routeOptions.url ?? "(unmatched)";
-    const ms = reply.elapsedTime;
-    metrics?.request(request.method, route, reply.statusCode, ms / 1000);
-    if (logRequests) {
-      request.log.info(
-        {
-          reqId: request.id,
-          method: request.method,
-          route,
-          status: reply.statusCode,
-          ms: Math.round(ms * 10) / 10,
-        },
-        "request",
-      );
-    }
-    done();
-  });
+  // Without a logger, Fastify follows a response to its end (and then calls the log
+  // controller's requestCompleted) only for routes with an onResponse hook.
+  if (options.logger === undefined && metrics !== null) {
+    app.addHook("onResponse", (_request, _reply, done) => done());
+  }
 
   // Every route, for the OpenAPI document; plugin routes are marked by their `config.plugin`.
   const registered: RegisteredRoute[] = [];

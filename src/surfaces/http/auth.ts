@@ -123,12 +123,12 @@ function refererOrigin(referer: string | undefined): string | undefined {
   }
 }
 
-/** Finds, CSRF-checks and validates the request's credential. */
-export async function authenticate(
-  tessera: Tessera,
-  request: AuthRequest,
-  options: AuthOptions = {},
-): Promise<AuthContext & { readonly token: string }> {
+/**
+ * The request's credential, CSRF-checked: what `authenticate` validates. Throws
+ * `token_invalid` when there is none (or the Authorization header is malformed) and
+ * `forbidden` for a cookie-authenticated change from another site.
+ */
+export function requireCredential(request: AuthRequest, options: AuthOptions = {}): Credential {
   const credential = extractCredential(request);
   if (credential === null) {
     throw new TesseraError(
@@ -137,6 +137,16 @@ export async function authenticate(
     );
   }
   checkCsrf(request, credential, options);
+  return credential;
+}
+
+/** Finds, CSRF-checks and validates the request's credential. */
+export async function authenticate(
+  tessera: Tessera,
+  request: AuthRequest,
+  options: AuthOptions = {},
+): Promise<AuthContext & { readonly token: string }> {
+  const credential = requireCredential(request, options);
   const validated = await tessera.validate(
     credential.token,
     { ipAddress: request.clientAddress ?? null },

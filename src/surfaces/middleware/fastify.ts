@@ -11,10 +11,10 @@
  * app.get("/me", { preHandler: guard }, (request) => request.tessera?.user);
  * ```
  */
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from "fastify";
 import type { Tessera } from "../../engine/tessera.js";
 import type { AuthContext, AuthOptions } from "../http/auth.js";
-import { authenticate } from "../http/auth.js";
+import { requireCredential } from "../http/auth.js";
 import { fastifyAuthRequest } from "../http/context.js";
 import { clientError, errorResponse } from "../http/errors.js";
 
@@ -29,17 +29,43 @@ export interface FastifyGuardOptions extends AuthOptions {
   readonly tessera: Tessera;
 }
 
-export function tesseraGuard(options: FastifyGuardOptions): preHandlerAsyncHookHandler {
+/**
+ * A callback-style hook, not an async one: a session the engine has in memory
+ * (`validateSync`) is let through at once, without a promise or a microtask turn; any
+ * other credential goes through `validate`, which gives every refusal its reason.
+ */
+export function tesseraGuard(options: FastifyGuardOptions): preHandlerHookHandler {
   const { tessera, ...auth } = options;
-  return async function tesseraGuardHook(request: FastifyRequest, reply: FastifyReply) {
+  const freshness = auth.maxAge === undefined ? {} : { maxAge: auth.maxAge };
+  const refuse = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
+    const visible = clientError(error);
+    if (visible.code === "internal_error") request.log.error({ err: error }, "tessera guard failed");
+    const { status, headers, body } = errorResponse(visible);
+    reply.code(status).headers(headers).send(body);
+  };
+  return function tesseraGuardHook(request, reply, done) {
+    const authRequest = fastifyAuthRequest(request);
+    let credential: ReturnType<typeof requireCredential>;
     try {
-      const { token: _token, ...context } = await authenticate(tessera, fastifyAuthRequest(request), auth);
-      request.tessera = context;
+      credential = requireCredential(authRequest, auth);
     } catch (error) {
-      const visible = clientError(error);
-      if (visible.code === "internal_error") request.log.error({ err: error }, "tessera guard failed");
-      const { status, headers, body } = errorResponse(visible);
-      return reply.code(status).headers(headers).send(body);
+      refuse(request, reply, error);
+      return;
     }
+    const via = credential.source;
+    // `maxAge` is checked against the engine's clock by `validate`.
+    const hit = auth.maxAge === undefined ? tessera.validateSync(credential.token) : null;
+    if (hit !== null) {
+      request.tessera = { ...hit, via };
+      done();
+      return;
+    }
+    tessera.validate(credential.token, { ipAddress: authRequest.clientAddress ?? null }, freshness).then(
+      (validated) => {
+        request.tessera = { ...validated, via };
+        done();
+      },
+      (error: unknown) => refuse(request, reply, error),
+    );
   };
 }
