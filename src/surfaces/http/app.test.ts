@@ -11,6 +11,21 @@ afterEach(async () => {
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+/** A logger made as `tessera serve` makes it, writing its lines into `lines`. */
+function capturingLogger(level?: string): { lines: string[]; logger: ReturnType<typeof createLogger> } {
+  const lines: string[] = [];
+  const logger = createLogger({
+    ...(level === undefined ? {} : { level }),
+    destination: new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    }),
+  });
+  return { lines, logger };
+}
+
 describe("framework errors become contract errors", () => {
   it("bad JSON is 400 invalid_request with the contract's body shape", async () => {
     t = await makeApp();
@@ -87,15 +102,7 @@ describe("framework errors become contract errors", () => {
   });
 
   it("an unexpected failure is 500 internal_error with no stack for the client and the stack in the log", async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      destination: new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    });
+    const { lines, logger } = capturingLogger();
     t = await makeApp({}, { logger });
     const registered = await t.app.inject({
       method: "POST",
@@ -326,15 +333,7 @@ describe("the session cookie and CSRF", () => {
 
 describe("logging", () => {
   it("each finished request is one line (request id, method, route pattern, status, ms) and one count in the metrics", async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      destination: new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    });
+    const { lines, logger } = capturingLogger();
     t = await makeApp({}, { logger });
     await t.app.inject({ method: "GET", url: "/livez" });
     await t.app.inject({ method: "GET", url: "/no/such/route" });
@@ -357,16 +356,7 @@ describe("logging", () => {
   });
 
   it("request logs carry the route pattern and never a token, password or cookie", async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      level: "trace",
-      destination: new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    });
+    const { lines, logger } = capturingLogger("trace");
     t = await makeApp({}, { logger });
     const { pair, password } = await httpLogin(t.app);
     const upgraded = body<TokenPair>(
