@@ -4,7 +4,7 @@
  * base64url spelling of a valid signature passes (base64url leaves spare bits in the last
  * character: one token has exactly one string form, and one cache key).
  */
-import * as nodeCrypto from "node:crypto";
+
 import {
   createHash,
   createHmac,
@@ -15,6 +15,7 @@ import {
   verify,
 } from "node:crypto";
 import type { SigningAlgorithm, SigningKey } from "./keys.js";
+import { oneShotHash } from "./one-shot-hash.js";
 
 /** Checks `signature` (as the token spells it) over `signingInput`. */
 export type SignatureCheck = (signingInput: string, signature: string) => boolean;
@@ -75,13 +76,6 @@ function buildCheck(alg: SigningAlgorithm, key: KeyObject): SignatureCheck {
   }
 }
 
-/**
- * `crypto.hash` (Node ≥ 20.12): a one-shot digest with no `Hash` object behind it. Read off
- * the namespace, so that an older Node 20 loads this module and takes `createHmac` instead.
- */
-const oneShot: typeof nodeCrypto.hash | undefined =
-  typeof nodeCrypto.hash === "function" ? nodeCrypto.hash : undefined;
-
 /** The longest signing input the one-shot HMAC takes; a longer one goes through `createHmac`. */
 const ONE_SHOT_INPUT_MAX = 2048;
 
@@ -102,7 +96,7 @@ export function hmacBase64url(
 ): (input: string) => string | null {
   const viaStream = (input: string) =>
     isAscii(input) ? createHmac(hash, key).update(input).digest("base64url") : null;
-  const run = oneShot;
+  const run = oneShotHash;
   if (run === undefined) return viaStream;
   const exported = key.export();
   const secret = exported.length > blockSize ? createHash(hash).update(exported).digest() : exported;
